@@ -1,0 +1,32 @@
+# faktura: `make run` starts the whole system, `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --quiet --constraint constraints.txt
+
+.PHONY: run test lint bench chaos clean-var
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit("faktura needs Python >= 3.11") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: $(VENV)/bin/python pyproject.toml constraints.txt
+	$(PIP) --editable .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-run
+	$(PIP) --editable '.[dev]'
+	@touch $@
+
+run: $(VENV)/.installed-run
+	$(PY) -m devstack.run
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean-var:
+	rm -rf var

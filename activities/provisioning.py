@@ -1,0 +1,76 @@
+"""Provisioning: telling the hosting platform to activate, suspend, resume or remove a contract.
+
+``Provisioner`` is the port; ``RecordingProvisioner`` (default) writes the request to the
+``provisioning_request`` table, where the platform picks it up and which support can read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import Contract, ContractVersion, Customer, ProvisioningRequest, utcnow
+from workflows.models import ProvisioningAction, ProvisionResult
+
+
+class Provisioner(Protocol):
+    async def request(
+        self, contract_id: uuid.UUID, action: ProvisioningAction, parameters: dict[str, Any]
+    ) -> ProvisionResult: ...
+
+
+class RecordingProvisioner:
+    """Records one request per (contract, action); a retry finds and returns the same row."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+
+    async def request(
+        self, contract_id: uuid.UUID, action: ProvisioningAction, parameters: dict[str, Any]
+    ) -> ProvisionResult:
+        async with self.session_factory() as session, session.begin():
+            await session.execute(
+                insert(ProvisioningRequest)
+                .values(
+                    contract_id=contract_id,
+                    action=action.value,
+                    sequence=1,
+                    parameters=parameters,
+                    confirmed_at=utcnow(),
+                )
+                .on_conflict_do_nothing()
+            )
+            row = (
+                await session.execute(
+                    select(ProvisioningRequest).where(
+                        ProvisioningRequest.contract_id == contract_id,
+                        ProvisioningRequest.action == action.value,
+                    )
+                )
+            ).scalar_one()
+        return ProvisionResult(confirmed=row.confirmed_at is not None, reference=str(row.id))
+
+
+async def technical_parameters(session: AsyncSession, contract_id: uuid.UUID) -> dict[str, Any]:
+    """What the platform needs: products and domains of the current version, no personal data."""
+    contract = await session.get(Contract, contract_id)
+    if contract is None:
+        raise LookupError(f"contract {contract_id} not found")
+    version = (
+        await session.execute(
+            select(ContractVersion)
+            .where(ContractVersion.contract_id == contract_id)
+            .order_by(ContractVersion.version.desc())
+            .limit(1)
+        )
+    ).scalar_one()
+    customer = await session.get(Customer, contract.customer_id)
+    return {
+        "contract_id": str(contract_id),
+        "customer_id": str(customer.id) if customer else None,
+        "items": version.items,
+    }

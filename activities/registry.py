@@ -1,0 +1,19 @@
+"""Builds every activity of the worker from settings and the session factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.contracts import ContractActivities
+from activities.provisioning import RecordingProvisioner
+from config import Settings
+
+
+def build_activities(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> list[Callable[..., Any]]:
+    contracts = ContractActivities(session_factory, RecordingProvisioner(session_factory))
+    return [contracts.provision_contract, contracts.set_contract_status]

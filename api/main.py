@@ -1,0 +1,49 @@
+"""The FastAPI application the CRM, support and finance call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.routes import catalog, contracts, customers, health
+from api.workflow_starts import relay_forever
+from config import Settings, get_settings
+from db.engine import make_engine, make_session_factory
+from temporal_client import connect
+
+
+def create_app(settings: Settings | None = None, temporal_client: Client | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.engine = make_engine(settings.database_url, settings.db_pool_size)
+        app.state.session_factory = make_session_factory(app.state.engine)
+        # Lazy: the API starts (and /healthz can say so) while Temporal is still down.
+        app.state.temporal = temporal_client or await connect(settings, lazy=True)
+        relay = asyncio.create_task(relay_forever(app.state))
+        try:
+            yield
+        finally:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="faktura",
+        version="0.1.0",
+        description="Order-to-cash for mass subscription contracts. "
+        "Authenticate with `Authorization: Bearer <API key>`; each route names its roles.",
+        lifespan=lifespan,
+    )
+    for module in (health, catalog, customers, contracts):
+        app.include_router(module.router)
+    return app

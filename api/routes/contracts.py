@@ -1,0 +1,240 @@
+"""Contracts: created by the CRM, read (as of any day, with history) by CRM and support."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Principal, RequireRole
+from api.deps import SessionDep
+from api.errors import FieldError, conflict, not_found
+from api.schemas import (
+    ContractCreate,
+    ContractHistoryOut,
+    ContractItemOut,
+    ContractOut,
+    ContractVersionOut,
+    fingerprint_source,
+)
+from api.workflow_starts import contract_workflow_id, start_pending
+from config import Role
+from db.idempotency import claim, fingerprint
+from db.models import Contract, ContractVersion, Customer, PriceVersion, Product, Tld, WorkflowStart
+from domain.calendar import add_months
+
+router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
+
+READERS = (Role.CRM, Role.SUPPORT)
+
+
+async def _check_items(
+    session: AsyncSession, body: ContractCreate, customer: Customer
+) -> list[Product]:
+    """Every item names an orderable, priced product; domains have an orderable TLD."""
+    products: list[Product] = []
+    for index, item in enumerate(body.items):
+        loc = ("items", index)
+        product = await session.get(Product, item.product_code)
+        if product is None:
+            raise FieldError((*loc, "product_code"), f"unknown product {item.product_code}")
+        if body.start_date < product.orderable_from or (
+            product.orderable_until is not None and body.start_date >= product.orderable_until
+        ):
+            raise FieldError(
+                (*loc, "product_code"),
+                f"{product.code} is not orderable on {body.start_date.isoformat()}",
+            )
+        priced = await session.execute(
+            select(PriceVersion.id).where(
+                PriceVersion.product_code == product.code,
+                PriceVersion.price_list_code == customer.price_list_code,
+                PriceVersion.valid_from <= body.start_date,
+            )
+        )
+        if priced.first() is None:
+            raise FieldError(
+                (*loc, "product_code"),
+                f"{product.code} has no price in list {customer.price_list_code} "
+                f"on {body.start_date.isoformat()}",
+            )
+        if product.requires_domain and item.domain is None:
+            raise FieldError((*loc, "domain"), f"{product.code} needs a domain name")
+        if product.unit == "piece" and product.kind != "addon" and item.quantity != 1:
+            raise FieldError((*loc, "quantity"), f"{product.code} is ordered once per item")
+        if item.domain is not None:
+            tld_name = item.domain.rsplit(".", 1)[1]
+            tld = await session.get(Tld, tld_name)
+            if tld is None:
+                raise FieldError((*loc, "domain"), f"TLD .{tld_name} is not orderable")
+            if product.kind == "domain" and tld.product_code != product.code:
+                raise FieldError(
+                    (*loc, "domain"), f".{tld_name} domains are billed by {tld.product_code}"
+                )
+        products.append(product)
+    return products
+
+
+def _terms(products: list[Product], start: date) -> tuple[date, str, str]:
+    """The contract's terms follow its product with the longest minimum term."""
+    leading = max(products, key=lambda p: p.minimum_term_months)
+    return (
+        add_months(start, leading.minimum_term_months),
+        leading.notice_period,
+        leading.renewal_period,
+    )
+
+
+def version_out(version: ContractVersion) -> ContractVersionOut:
+    return ContractVersionOut(
+        version=version.version,
+        valid_from=version.valid_from,
+        items=[ContractItemOut(**item) for item in version.items],
+        minimum_term_end=version.minimum_term_end,
+        notice_period=version.notice_period,
+        renewal_period=version.renewal_period,
+        end_date=version.end_date,
+        reason=version.reason,
+        recorded_by=version.recorded_by,
+        recorded_at=version.recorded_at,
+    )
+
+
+async def _version_as_of(
+    session: AsyncSession, contract_id: uuid.UUID, as_of: date
+) -> ContractVersion | None:
+    rows = await session.execute(
+        select(ContractVersion)
+        .where(ContractVersion.contract_id == contract_id, ContractVersion.valid_from <= as_of)
+        .order_by(ContractVersion.valid_from.desc(), ContractVersion.version.desc())
+        .limit(1)
+    )
+    return rows.scalar_one_or_none()
+
+
+async def contract_out(
+    session: AsyncSession, contract: Contract, as_of: date | None = None
+) -> ContractOut:
+    day = as_of or max(contract.start_date, date.today())
+    version = await _version_as_of(session, contract.id, day)
+    return ContractOut(
+        id=contract.id,
+        crm_reference=contract.crm_reference,
+        customer_id=contract.customer_id,
+        start_date=contract.start_date,
+        concluded_on=contract.concluded_on,
+        status=contract.status,
+        workflow_id=contract_workflow_id(contract.id),
+        as_of=day,
+        version=version_out(version) if version else None,
+    )
+
+
+@router.post(
+    "",
+    response_model=ContractOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"description": "the same request again: the contract created first"},
+        409: {"description": "the CRM reference or Idempotency-Key was used with other data"},
+    },
+)
+async def create_contract(
+    body: ContractCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(Role.CRM))],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ContractOut:
+    """Record the contract and start its workflow ``contract-{id}`` (exactly once)."""
+    print_ = fingerprint(fingerprint_source(body))
+    async with session.begin():
+        got = await claim(session, "contract", f"crm:{body.crm_reference}", print_, uuid.uuid4())
+        if got.is_new and idempotency_key:
+            keyed = await claim(
+                session, "contract", f"key:{idempotency_key}", print_, got.resource_id
+            )
+            if not keyed.is_new:
+                raise conflict("Idempotency-Key was used for another contract")
+        if not got.same_request:
+            raise conflict(f"contract {body.crm_reference} exists with other data")
+        if not got.is_new:
+            existing = await session.get(Contract, got.resource_id)
+            assert existing is not None
+            response.status_code = status.HTTP_200_OK
+            return await contract_out(session, existing)
+
+        customer = await session.get(Customer, body.customer_id)
+        if customer is None:
+            raise FieldError(("customer_id",), "unknown customer").to_http()
+        try:
+            products = await _check_items(session, body, customer)
+        except FieldError as error:
+            raise error.to_http() from None
+        minimum_term_end, notice, renewal = _terms(products, body.start_date)
+        contract = Contract(
+            id=got.resource_id,
+            crm_reference=body.crm_reference,
+            customer_id=customer.id,
+            start_date=body.start_date,
+            concluded_on=body.concluded_on or body.start_date,
+            request_fingerprint=print_,
+        )
+        session.add(contract)
+        await session.flush()
+        session.add(
+            ContractVersion(
+                contract_id=contract.id,
+                version=1,
+                valid_from=body.start_date,
+                items=[item.model_dump(exclude_none=True) for item in body.items],
+                minimum_term_end=minimum_term_end,
+                notice_period=notice,
+                renewal_period=renewal,
+                reason="created",
+                recorded_by=principal.actor,
+            )
+        )
+        session.add(
+            WorkflowStart(workflow_id=contract_workflow_id(contract.id), contract_id=contract.id)
+        )
+    # Committed: the outbox row guarantees the start even if Temporal is down right now.
+    await start_pending(request.app.state, contract_ids=[contract.id])
+    async with session.begin():
+        return await contract_out(session, contract)
+
+
+@router.get("/{contract_id}", response_model=ContractOut)
+async def get_contract(
+    contract_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(*READERS))],
+    as_of: Annotated[date | None, Query(description="the version in force that day")] = None,
+) -> ContractOut:
+    contract = await session.get(Contract, contract_id)
+    if contract is None:
+        raise not_found("contract")
+    return await contract_out(session, contract, as_of)
+
+
+@router.get("/{contract_id}/history", response_model=ContractHistoryOut)
+async def get_contract_history(
+    contract_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(*READERS))],
+) -> ContractHistoryOut:
+    if await session.get(Contract, contract_id) is None:
+        raise not_found("contract")
+    rows = await session.execute(
+        select(ContractVersion)
+        .where(ContractVersion.contract_id == contract_id)
+        .order_by(ContractVersion.version)
+    )
+    return ContractHistoryOut(
+        contract_id=contract_id, versions=[version_out(v) for v in rows.scalars()]
+    )

@@ -1,0 +1,142 @@
+"""Customers: created by the CRM, read by support and finance."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Response, status
+
+from api.auth import Principal, RequireRole
+from api.deps import SessionDep, SettingsDep
+from api.errors import conflict, not_found
+from api.schemas import (
+    Address,
+    CustomerCreate,
+    CustomerKind,
+    CustomerOut,
+    SepaMandate,
+    fingerprint_source,
+)
+from config import Role
+from db.idempotency import claim, fingerprint
+from db.models import Customer
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+CONSUMER_PRICE_LIST = "consumer-de"
+BUSINESS_PRICE_LIST = "business"
+
+
+def customer_out(customer: Customer) -> CustomerOut:
+    mandate = None
+    if customer.iban and customer.mandate_reference and customer.mandate_signed_on:
+        mandate = SepaMandate.model_construct(
+            iban=customer.iban,
+            bic=customer.bic,
+            mandate_reference=customer.mandate_reference,
+            signed_on=customer.mandate_signed_on,
+        )
+    return CustomerOut(
+        id=customer.id,
+        crm_reference=customer.crm_reference,
+        kind=CustomerKind(customer.kind),
+        name=customer.name,
+        company=customer.company,
+        address=Address.model_construct(
+            street=customer.street,
+            house_number=customer.house_number,
+            postcode=customer.postcode,
+            city=customer.city,
+            country=customer.country,
+        ),
+        email=customer.email,
+        language=customer.language,
+        vat_id=customer.vat_id,
+        payment_method=customer.payment_method,
+        sepa_mandate=mandate,
+        invoice_channel=customer.invoice_channel,
+        buyer_reference=customer.buyer_reference,
+        price_list_code=customer.price_list_code,
+        created_at=customer.created_at,
+    )
+
+
+def _new_customer(customer_id: uuid.UUID, body: CustomerCreate, print_: str) -> Customer:
+    mandate = body.sepa_mandate
+    bic = mandate.bic if mandate else None
+    if mandate and bic is None:
+        from schwifty import IBAN
+
+        derived = IBAN(mandate.iban).bic
+        bic = str(derived) if derived else None
+    return Customer(
+        id=customer_id,
+        crm_reference=body.crm_reference,
+        kind=body.kind.value,
+        name=body.name,
+        company=body.company,
+        **body.address.model_dump(),
+        email=str(body.email),
+        language=body.language.value,
+        vat_id=body.vat_id,
+        payment_method=body.payment_method.value,
+        iban=mandate.iban if mandate else None,
+        bic=bic,
+        mandate_reference=mandate.mandate_reference if mandate else None,
+        mandate_signed_on=mandate.signed_on if mandate else None,
+        invoice_channel=body.invoice_channel.value,
+        buyer_reference=body.buyer_reference,
+        price_list_code=(
+            CONSUMER_PRICE_LIST if body.kind is CustomerKind.CONSUMER else BUSINESS_PRICE_LIST
+        ),
+        request_fingerprint=print_,
+    )
+
+
+@router.post(
+    "",
+    response_model=CustomerOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "the same request again: the customer created first"}},
+)
+async def create_customer(
+    body: CustomerCreate,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(RequireRole(Role.CRM))],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CustomerOut:
+    """Create a customer; repeating the request (same CRM reference) returns the same one."""
+    print_ = fingerprint(fingerprint_source(body))
+    async with session.begin():
+        got = await claim(session, "customer", f"crm:{body.crm_reference}", print_, uuid.uuid4())
+        if got.is_new and idempotency_key:
+            keyed = await claim(
+                session, "customer", f"key:{idempotency_key}", print_, got.resource_id
+            )
+            if not keyed.is_new:
+                raise conflict("Idempotency-Key was used for another customer")
+        if not got.same_request:
+            raise conflict(f"customer {body.crm_reference} exists with other data")
+        if not got.is_new:
+            customer = await session.get(Customer, got.resource_id)
+            assert customer is not None
+            response.status_code = status.HTTP_200_OK
+            return customer_out(customer)
+        customer = _new_customer(got.resource_id, body, print_)
+        session.add(customer)
+    return customer_out(customer)
+
+
+@router.get("/{customer_id}", response_model=CustomerOut)
+async def get_customer(
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(Role.CRM, Role.SUPPORT, Role.FINANCE))],
+) -> CustomerOut:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise not_found("customer")
+    return customer_out(customer)

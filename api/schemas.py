@@ -1,0 +1,258 @@
+"""Request and response bodies of the CRM API, with every check that needs no database."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import idna
+from babel import Locale
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from stdnum.de import leitweg
+from stdnum.eu import vat
+from stdnum.exceptions import ValidationError as StdnumError
+
+REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
+# SEPA mandate references: at most 35 characters of the SEPA character set.
+MANDATE_REFERENCE = re.compile(r"^[A-Za-z0-9+?/\-:().,' ]{1,35}$")
+COUNTRIES = frozenset(code for code in Locale("en").territories if re.fullmatch("[A-Z]{2}", code))
+
+
+class CustomerKind(StrEnum):
+    CONSUMER = "consumer"
+    BUSINESS = "business"
+
+
+class PaymentMethod(StrEnum):
+    SEPA_DIRECT_DEBIT = "sepa_direct_debit"
+    BANK_TRANSFER = "bank_transfer"
+
+
+class InvoiceChannel(StrEnum):
+    EMAIL = "email"
+    POSTAL = "postal"
+
+
+class Language(StrEnum):
+    DE = "de"
+    EN = "en"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Address(Strict):
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2")
+    street: str = Field(min_length=1, max_length=70)
+    house_number: str = Field(min_length=1, max_length=20)
+    postcode: str = Field(min_length=1, max_length=16)
+    city: str = Field(min_length=1, max_length=70)
+
+    @field_validator("country")
+    @classmethod
+    def _iso_country(cls, value: str) -> str:
+        value = value.upper()
+        if value not in COUNTRIES:
+            raise ValueError("not an ISO 3166-1 alpha-2 country code")
+        return value
+
+    @field_validator("postcode")
+    @classmethod
+    def _german_postcode(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("country") == "DE" and not re.fullmatch(r"\d{5}", value):
+            raise ValueError("a German postcode has five digits")
+        return value
+
+
+class SepaMandate(Strict):
+    iban: str
+    bic: str | None = None
+    mandate_reference: str
+    signed_on: date
+
+    @field_validator("iban")
+    @classmethod
+    def _iban(cls, value: str) -> str:
+        try:
+            iban = IBAN(value)
+        except SchwiftyException as error:
+            raise ValueError(f"invalid IBAN: {error}") from None
+        if not iban.in_sepa_zone:
+            raise ValueError("the IBAN's country is not in the SEPA zone")
+        return iban.compact
+
+    @field_validator("bic")
+    @classmethod
+    def _bic(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(BIC(value))
+        except SchwiftyException as error:
+            raise ValueError(f"invalid BIC: {error}") from None
+
+    @field_validator("mandate_reference")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        if not MANDATE_REFERENCE.fullmatch(value):
+            raise ValueError("at most 35 characters of A-Z a-z 0-9 + ? / - : ( ) . , ' space")
+        return value
+
+
+class CustomerCreate(Strict):
+    crm_reference: str = Field(pattern=REFERENCE)
+    kind: CustomerKind
+    name: str = Field(min_length=1, max_length=140, description="person or contact name")
+    company: str | None = Field(default=None, max_length=140, validate_default=True)
+    address: Address
+    email: EmailStr
+    language: Language = Language.DE
+    vat_id: str | None = None
+    payment_method: PaymentMethod
+    sepa_mandate: SepaMandate | None = Field(default=None, validate_default=True)
+    invoice_channel: InvoiceChannel = InvoiceChannel.EMAIL
+    buyer_reference: str | None = Field(default=None, description="Leitweg-ID (public sector)")
+
+    @field_validator("company")
+    @classmethod
+    def _company(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("kind") is CustomerKind.BUSINESS and not value:
+            raise ValueError("a business customer needs a company name")
+        return value
+
+    @field_validator("vat_id")
+    @classmethod
+    def _vat_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("kind") is CustomerKind.CONSUMER:
+            raise ValueError("only business customers have a VAT ID")
+        try:
+            return vat.validate(value)
+        except StdnumError as error:
+            raise ValueError(f"invalid VAT ID: {error}") from None
+
+    @field_validator("buyer_reference")
+    @classmethod
+    def _leitweg(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return leitweg.validate(value)
+        except StdnumError as error:
+            raise ValueError(f"invalid Leitweg-ID: {error}") from None
+
+    @field_validator("sepa_mandate")
+    @classmethod
+    def _mandate(cls, value: SepaMandate | None, info: ValidationInfo) -> SepaMandate | None:
+        method = info.data.get("payment_method")
+        if method is PaymentMethod.SEPA_DIRECT_DEBIT and value is None:
+            raise ValueError("SEPA direct debit needs a mandate")
+        if method is PaymentMethod.BANK_TRANSFER and value is not None:
+            raise ValueError("a mandate belongs to payment_method sepa_direct_debit only")
+        return value
+
+
+class CustomerOut(BaseModel):
+    id: uuid.UUID
+    crm_reference: str
+    kind: CustomerKind
+    name: str
+    company: str | None
+    address: Address
+    email: str
+    language: Language
+    vat_id: str | None
+    payment_method: PaymentMethod
+    sepa_mandate: SepaMandate | None
+    invoice_channel: InvoiceChannel
+    buyer_reference: str | None
+    price_list_code: str
+    created_at: datetime
+
+
+def normalise_domain(value: str) -> str:
+    """A domain name as IDNA 2008 A-label (``münchen.de`` -> ``xn--mnchen-3ya.de``)."""
+    try:
+        ascii_name = idna.encode(value.strip().rstrip(".").lower(), uts46=True).decode()
+    except idna.IDNAError as error:
+        raise ValueError(f"not a valid domain name: {error}") from None
+    if ascii_name.count(".") < 1:
+        raise ValueError("a domain name needs a label and a TLD")
+    return ascii_name
+
+
+class ContractItemIn(Strict):
+    product_code: str = Field(min_length=1, max_length=60)
+    quantity: int = Field(default=1, ge=1, le=10_000)
+    domain: str | None = Field(default=None, max_length=253)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_domain(value)
+
+
+class ContractCreate(Strict):
+    crm_reference: str = Field(pattern=REFERENCE)
+    customer_id: uuid.UUID
+    start_date: date = Field(description="may lie in the past for migrated contracts")
+    concluded_on: date | None = Field(
+        default=None, description="day the contract was signed; defaults to start_date"
+    )
+    items: list[ContractItemIn] = Field(min_length=1, max_length=50)
+
+    @field_validator("concluded_on")
+    @classmethod
+    def _concluded(cls, value: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start_date")
+        if value is not None and start is not None and value > start:
+            raise ValueError("a contract is concluded on or before its start date")
+        return value
+
+
+class ContractItemOut(BaseModel):
+    product_code: str
+    quantity: int
+    domain: str | None = None
+
+
+class ContractVersionOut(BaseModel):
+    version: int
+    valid_from: date
+    items: list[ContractItemOut]
+    minimum_term_end: date
+    notice_period: str
+    renewal_period: str
+    end_date: date | None
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ContractOut(BaseModel):
+    id: uuid.UUID
+    crm_reference: str
+    customer_id: uuid.UUID
+    start_date: date
+    concluded_on: date
+    status: str
+    workflow_id: str
+    as_of: date | None = None
+    version: ContractVersionOut | None = None
+
+
+class ContractHistoryOut(BaseModel):
+    contract_id: uuid.UUID
+    versions: list[ContractVersionOut]
+
+
+def fingerprint_source(model: BaseModel) -> dict[str, Any]:
+    """The normalised request, so that equivalent bodies have one fingerprint."""
+    return model.model_dump(mode="json")

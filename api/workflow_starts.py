@@ -1,0 +1,105 @@
+"""Starting contract workflows from the transactional outbox (``workflow_start``).
+
+The contract and its outbox row commit together; this relay then starts
+``contract-{id}`` with id-conflict policy USE_EXISTING, so a retry after a crash or a
+Temporal outage never starts a second run. It runs right after each create and in a
+background loop for whatever is still pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from db.models import Contract, WorkflowStart, utcnow
+from workflows import search_attributes as sa
+from workflows.contract import ContractWorkflow
+from workflows.models import ContractStatus, ContractWorkflowInput
+
+log = logging.getLogger("faktura.workflow_starts")
+RELAY_INTERVAL_SECONDS = 2.0
+START_TIMEOUT = timedelta(seconds=5)
+
+
+def contract_workflow_id(contract_id: uuid.UUID) -> str:
+    return f"contract-{contract_id}"
+
+
+async def start_contract_workflow(client: Client, task_queue: str, contract: Contract) -> None:
+    # A closed run under this id means it was started before: nothing to do.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            ContractWorkflow.run,
+            ContractWorkflowInput(
+                contract_id=str(contract.id), customer_id=str(contract.customer_id)
+            ),
+            id=contract_workflow_id(contract.id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.CONTRACT_STATUS, ContractStatus.PENDING.value),
+                    SearchAttributePair(sa.CUSTOMER_ID, str(contract.customer_id)),
+                ]
+            ),
+            static_summary=f"Contract {contract.id}",
+            rpc_timeout=START_TIMEOUT,
+        )
+
+
+async def start_pending(
+    state: Any, *, contract_ids: Sequence[uuid.UUID] | None = None, limit: int = 100
+) -> int:
+    """Start workflows for pending outbox rows; returns how many were started."""
+    started = 0
+    async with state.session_factory() as session, session.begin():
+        query = (
+            select(WorkflowStart, Contract)
+            .join(Contract, Contract.id == WorkflowStart.contract_id)
+            .where(WorkflowStart.started_at.is_(None))
+            .order_by(WorkflowStart.created_at)
+            .limit(limit)
+            .with_for_update(of=WorkflowStart, skip_locked=True)
+        )
+        if contract_ids is not None:
+            query = query.where(WorkflowStart.contract_id.in_(contract_ids))
+        for outbox, contract in (await session.execute(query)).all():
+            try:
+                await start_contract_workflow(
+                    state.temporal, state.settings.temporal_task_queue, contract
+                )
+            except Exception as error:  # noqa: BLE001 - stays pending, retried by the relay
+                outbox.attempts += 1
+                outbox.last_error = f"{type(error).__name__}: {error}"[:500]
+                log.warning("workflow start for %s deferred: %s", outbox.workflow_id, error)
+                break  # Temporal is likely down: leave the rest for the next round
+            outbox.started_at = utcnow()
+            outbox.attempts += 1
+            started += 1
+    return started
+
+
+async def relay_forever(state: Any, interval: float = RELAY_INTERVAL_SECONDS) -> None:
+    """Background task of the API: keep draining the outbox."""
+    while True:
+        try:
+            await start_pending(state)
+        except Exception:  # noqa: BLE001 - the relay must survive DB hiccups
+            log.exception("workflow start relay failed; retrying")
+        await asyncio.sleep(interval)

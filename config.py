@@ -1,0 +1,147 @@
+"""One configuration object for API, worker, CLI and the embedded dev stack.
+
+Every field is read from an environment variable with the prefix ``FAKTURA_``
+(nested fields use ``__``, e.g. ``FAKTURA_SELLER__VAT_ID``) or from ``.env``.
+``.env.example`` documents each variable.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from schwifty import BIC, IBAN
+from stdnum.eu import at_02, vat
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+class Role(StrEnum):
+    """API roles; ``admin`` may call every route."""
+
+    CRM = "crm"
+    SUPPORT = "support"
+    FINANCE = "finance"
+    ADMIN = "admin"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class Seller(BaseModel):
+    """The invoicing legal entity (§14 UStG: full name, address, tax number or VAT ID)."""
+
+    name: str = "faktura Demo Hosting GmbH"
+    street: str = "Musterstraße"
+    house_number: str = "1"
+    postcode: str = "10115"
+    city: str = "Berlin"
+    country: str = "DE"
+    email: str = "billing@faktura.example"
+    phone: str = "+49 30 1234567"
+    tax_number: str = "30/123/45678"
+    vat_id: str = "DE136695976"
+    commercial_register: str = "Amtsgericht Berlin-Charlottenburg HRB 123456"
+    managing_directors: str = "Erika Mustermann"
+    creditor_id: str = "DE98ZZZ09999999999"
+    bank_name: str = "Demo Bank"
+    iban: str = "DE89370400440532013000"
+    bic: str = "COBADEFFXXX"
+
+    @field_validator("vat_id")
+    @classmethod
+    def _valid_vat_id(cls, value: str) -> str:
+        return vat.validate(value)
+
+    @field_validator("creditor_id")
+    @classmethod
+    def _valid_creditor_id(cls, value: str) -> str:
+        return at_02.validate(value)
+
+    @field_validator("iban")
+    @classmethod
+    def _valid_iban(cls, value: str) -> str:
+        return IBAN(value).compact
+
+    @field_validator("bic")
+    @classmethod
+    def _valid_bic(cls, value: str) -> str:
+        return str(BIC(value))
+
+
+ApiKeys = Annotated[list[SecretStr], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Settings shared by API, worker and CLI."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FAKTURA_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    database_url: str = "postgresql+asyncpg://faktura@127.0.0.1:5432/faktura"
+    db_pool_size: int = 10
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "faktura"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "faktura Demo Hosting <billing@faktura.example>"
+
+    # Comma-separated keys per role. The defaults are for the local dev stack only.
+    api_keys_crm: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-crm-key")])
+    api_keys_support: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-support-key")])
+    api_keys_finance: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-finance-key")])
+    api_keys_admin: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-admin-key")])
+
+    archive_dir: Path = PROJECT_ROOT / "var" / "archive"
+    seller: Seller = Field(default_factory=Seller)
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("must be a postgresql+asyncpg:// URL")
+        return value
+
+    @field_validator(
+        "api_keys_crm", "api_keys_support", "api_keys_finance", "api_keys_admin", mode="before"
+    )
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    def api_keys(self) -> dict[Role, list[SecretStr]]:
+        """Keys per role, as the API's auth checks them."""
+        return {
+            Role.CRM: self.api_keys_crm,
+            Role.SUPPORT: self.api_keys_support,
+            Role.FINANCE: self.api_keys_finance,
+            Role.ADMIN: self.api_keys_admin,
+        }
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,180 @@
+"""SQLModel tables: catalog with price history, customers, contracts with versions.
+
+Money is stored as integer cents. Rows that record history (price versions, contract
+versions) are only ever inserted, never updated.
+"""
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
+
+
+class PriceList(SQLModel, table=True):
+    """A list of prices; consumer lists in Germany are gross, business lists net."""
+
+    __tablename__ = "price_list"
+
+    code: str = Field(primary_key=True, max_length=40)
+    name: str
+    prices_include_vat: bool
+    currency: str = Field(default="EUR", max_length=3)
+
+
+class Product(SQLModel, table=True):
+    __tablename__ = "product"
+
+    code: str = Field(primary_key=True, max_length=60)
+    name: str
+    description: str = ""
+    kind: str = Field(max_length=20)  # hosting | domain | ssl | addon
+    billing_period: str = Field(max_length=4)  # P1M | P3M | P6M | P12M
+    billed_in_advance: bool = True
+    tax_category: str = Field(default="standard", max_length=20)
+    minimum_term_months: int = 0
+    notice_period: str = Field(default="P1M", max_length=8)  # ISO 8601: P1M, P14D, P4W
+    renewal_period: str = Field(default="P1M", max_length=8)  # term extension after minimum
+    unit: str = Field(default="piece", max_length=20)
+    requires_domain: bool = False
+    grandfathered: bool = False
+    orderable_from: date
+    orderable_until: date | None = None
+
+
+class PriceVersion(SQLModel, table=True):
+    """A price valid from a date on; never edited, a change is a new row."""
+
+    __tablename__ = "price_version"
+    __table_args__ = (UniqueConstraint("product_code", "price_list_code", "valid_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_code: str = Field(foreign_key="product.code", max_length=60)
+    price_list_code: str = Field(foreign_key="price_list.code", max_length=40)
+    valid_from: date
+    amount_cents: int  # per unit and billing period, net or gross as the price list says
+    setup_fee_cents: int = 0
+    created_at: datetime = _timestamp()
+
+
+class Tld(SQLModel, table=True):
+    """An orderable top-level domain and the product that bills it."""
+
+    __tablename__ = "tld"
+
+    name: str = Field(primary_key=True, max_length=63)
+    product_code: str = Field(foreign_key="product.code", max_length=60)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customer"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    crm_reference: str = Field(unique=True, max_length=64)
+    kind: str = Field(max_length=10)  # consumer | business
+    name: str
+    company: str | None = None
+    street: str
+    house_number: str = Field(max_length=20)
+    postcode: str = Field(max_length=16)
+    city: str
+    country: str = Field(max_length=2)
+    email: str
+    language: str = Field(default="de", max_length=2)
+    vat_id: str | None = Field(default=None, max_length=20)
+    payment_method: str = Field(max_length=20)  # sepa_direct_debit | bank_transfer
+    iban: str | None = Field(default=None, max_length=34)
+    bic: str | None = Field(default=None, max_length=11)
+    mandate_reference: str | None = Field(default=None, max_length=35)
+    mandate_signed_on: date | None = None
+    invoice_channel: str = Field(default="email", max_length=10)  # email | postal
+    buyer_reference: str | None = Field(default=None, max_length=60)  # Leitweg-ID
+    price_list_code: str = Field(foreign_key="price_list.code", max_length=40)
+    request_fingerprint: str = Field(max_length=64)
+    created_at: datetime = _timestamp()
+
+
+class Contract(SQLModel, table=True):
+    __tablename__ = "contract"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    crm_reference: str = Field(unique=True, max_length=64)
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True)
+    start_date: date
+    concluded_on: date  # the day the contract was signed (drives the consumer notice rule)
+    status: str = Field(default="pending", max_length=20)
+    request_fingerprint: str = Field(max_length=64)
+    created_at: datetime = _timestamp()
+
+
+class ContractVersion(SQLModel, table=True):
+    """All parameters of a contract from ``valid_from`` on; a change adds a version."""
+
+    __tablename__ = "contract_version"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "version"),
+        Index("ix_contract_version_valid", "contract_id", "valid_from"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: uuid.UUID = Field(foreign_key="contract.id")
+    version: int
+    valid_from: date
+    items: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    minimum_term_end: date
+    notice_period: str = Field(max_length=8)
+    renewal_period: str = Field(max_length=8)
+    end_date: date | None = None  # set by a confirmed cancellation
+    reason: str = Field(max_length=40)  # created | plan_change | cancellation | ...
+    recorded_by: str = Field(max_length=64)
+    recorded_at: datetime = _timestamp()
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """One request key per scope: a repeated request returns the first one's resource."""
+
+    __tablename__ = "idempotency_record"
+
+    scope: str = Field(primary_key=True, max_length=40)
+    key: str = Field(primary_key=True, max_length=200)
+    fingerprint: str = Field(max_length=64)
+    resource_id: uuid.UUID
+    created_at: datetime = _timestamp()
+
+
+class WorkflowStart(SQLModel, table=True):
+    """Transactional outbox: written with the contract, cleared once Temporal has the run."""
+
+    __tablename__ = "workflow_start"
+
+    workflow_id: str = Field(primary_key=True, max_length=100)
+    contract_id: uuid.UUID = Field(foreign_key="contract.id", unique=True)
+    created_at: datetime = _timestamp()
+    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class ProvisioningRequest(SQLModel, table=True):
+    """What the provisioning system is asked to do (the default, recording adapter)."""
+
+    __tablename__ = "provisioning_request"
+    __table_args__ = (UniqueConstraint("contract_id", "action", "sequence"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: uuid.UUID = Field(foreign_key="contract.id", index=True)
+    action: str = Field(max_length=20)  # activate | suspend | resume | deprovision
+    sequence: int = 1  # the n-th request of this action for this contract
+    parameters: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    requested_at: datetime = _timestamp()
+    confirmed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

@@ -1,0 +1,71 @@
+"""Request bodies for API tests; each call gives fresh CRM references."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.helpers import auth
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def consumer_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "crm_reference": unique("C"),
+        "kind": "consumer",
+        "name": "Erika Musterfrau",
+        "address": {
+            "street": "Lindenweg",
+            "house_number": "3",
+            "postcode": "50667",
+            "city": "Köln",
+            "country": "DE",
+        },
+        "email": "erika@example.org",
+        "payment_method": "sepa_direct_debit",
+        "sepa_mandate": {
+            "iban": "DE89 3704 0044 0532 0130 00",
+            "mandate_reference": "M-0001",
+            "signed_on": "2025-05-01",
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def business_body(**overrides: Any) -> dict[str, Any]:
+    body = consumer_body(
+        kind="business",
+        company="Beispiel GmbH",
+        vat_id="DE136695976",
+        payment_method="bank_transfer",
+        sepa_mandate=None,
+    )
+    body.pop("sepa_mandate")
+    body.update(overrides)
+    return body
+
+
+async def create_customer(api: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    response = await api.post("/v1/customers", json=consumer_body(**overrides), headers=auth("crm"))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def contract_body(customer_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "crm_reference": unique("K"),
+        "customer_id": customer_id,
+        "start_date": "2026-03-15",
+        "items": [
+            {"product_code": "hosting-m-monthly", "domain": "beispiel.de"},
+            {"product_code": "domain-de", "domain": "beispiel.de"},
+        ],
+    }
+    body.update(overrides)
+    return body

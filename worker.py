@@ -1,0 +1,74 @@
+"""Composition root of the worker: settings -> engine -> adapters -> Worker.
+
+Run with ``python worker.py``; SIGINT/SIGTERM stop polling, let running activities
+finish (bounded) and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import build_activities
+from config import Settings, get_settings
+from db.engine import make_engine, make_session_factory
+from temporal_client import connect
+from workflows.registry import WORKFLOWS
+
+log = logging.getLogger("faktura.worker")
+
+
+@asynccontextmanager
+async def running_worker(
+    settings: Settings, client: Client | None = None, *, task_queue: str | None = None
+) -> AsyncIterator[Worker]:
+    """A started worker with every workflow and activity of faktura, wired to ``settings``."""
+    engine = make_engine(settings.database_url, settings.db_pool_size)
+    try:
+        client = client or await connect(settings)
+        activities: Sequence[Callable[..., Any]] = build_activities(
+            settings, make_session_factory(engine)
+        )
+        worker = Worker(
+            client,
+            task_queue=task_queue or settings.temporal_task_queue,
+            workflows=WORKFLOWS,
+            activities=activities,
+            graceful_shutdown_timeout=timedelta(seconds=10),
+        )
+        async with worker:
+            yield worker
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_worker(settings):
+        log.info(
+            "worker polling task queue %s on %s",
+            settings.temporal_task_queue,
+            settings.temporal_address,
+        )
+        await stop.wait()
+        log.info("shutting down")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(get_settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Every workflow the faktura worker runs."""
+
+from workflows.contract import ContractWorkflow
+
+WORKFLOWS = [ContractWorkflow]
