@@ -19,18 +19,29 @@ from workflows.models import ProvisioningAction, ProvisionResult
 
 class Provisioner(Protocol):
     async def request(
-        self, contract_id: uuid.UUID, action: ProvisioningAction, parameters: dict[str, Any]
-    ) -> ProvisionResult: ...
+        self,
+        contract_id: uuid.UUID,
+        action: ProvisioningAction,
+        sequence: int,
+        parameters: dict[str, Any],
+    ) -> ProvisionResult:
+        """Ask for ``action``; the n-th request of an action has ``sequence`` n, so a
+        retried request can be recognised and answered with the first one's outcome."""
+        ...
 
 
 class RecordingProvisioner:
-    """Records one request per (contract, action); a retry finds and returns the same row."""
+    """Records one row per (contract, action, sequence); a retry finds the same row."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
 
     async def request(
-        self, contract_id: uuid.UUID, action: ProvisioningAction, parameters: dict[str, Any]
+        self,
+        contract_id: uuid.UUID,
+        action: ProvisioningAction,
+        sequence: int,
+        parameters: dict[str, Any],
     ) -> ProvisionResult:
         async with self.session_factory() as session, session.begin():
             await session.execute(
@@ -38,7 +49,7 @@ class RecordingProvisioner:
                 .values(
                     contract_id=contract_id,
                     action=action.value,
-                    sequence=1,
+                    sequence=sequence,
                     parameters=parameters,
                     confirmed_at=utcnow(),
                 )
@@ -49,6 +60,7 @@ class RecordingProvisioner:
                     select(ProvisioningRequest).where(
                         ProvisioningRequest.contract_id == contract_id,
                         ProvisioningRequest.action == action.value,
+                        ProvisioningRequest.sequence == sequence,
                     )
                 )
             ).scalar_one()

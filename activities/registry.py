@@ -16,4 +16,4 @@ def build_activities(
     settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> list[Callable[..., Any]]:
     contracts = ContractActivities(session_factory, RecordingProvisioner(session_factory))
-    return [contracts.provision_contract, contracts.set_contract_status]
+    return contracts.all()

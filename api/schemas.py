@@ -256,3 +256,24 @@ class ContractHistoryOut(BaseModel):
 def fingerprint_source(model: BaseModel) -> dict[str, Any]:
     """The normalised request, so that equivalent bodies have one fingerprint."""
     return model.model_dump(mode="json")
+
+
+class PlanChangeIn(Strict):
+    items: list[ContractItemIn] = Field(min_length=1, max_length=50)
+
+
+class CancellationIn(Strict):
+    kind: str = Field(default="ordinary", pattern="^(ordinary|extraordinary)$")
+    end_date: date | None = Field(default=None, description="extraordinary: last day of service")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class CancellationOut(BaseModel):
+    """The confirmation §312k BGB asks for: receipt time, contract, end date."""
+
+    contract_id: uuid.UUID
+    crm_reference: str
+    kind: str
+    received_at: datetime
+    end_date: date
+    confirmation: str

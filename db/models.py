@@ -123,6 +123,7 @@ class ContractVersion(SQLModel, table=True):
     __tablename__ = "contract_version"
     __table_args__ = (
         UniqueConstraint("contract_id", "version"),
+        UniqueConstraint("contract_id", "change_key", name="uq_contract_version_change_key"),
         Index("ix_contract_version_valid", "contract_id", "valid_from"),
     )
 
@@ -136,6 +137,7 @@ class ContractVersion(SQLModel, table=True):
     renewal_period: str = Field(max_length=8)
     end_date: date | None = None  # set by a confirmed cancellation
     reason: str = Field(max_length=40)  # created | plan_change | cancellation | ...
+    change_key: str | None = Field(default=None, max_length=100)  # idempotency of a change
     recorded_by: str = Field(max_length=64)
     recorded_at: datetime = _timestamp()
 
@@ -178,3 +180,22 @@ class ProvisioningRequest(SQLModel, table=True):
     parameters: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     requested_at: datetime = _timestamp()
     confirmed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class BillingEntry(SQLModel, table=True):
+    """What a contract was charged for one due day or one change; unique per key, so a retried
+    billing step finds the entry it wrote before. Invoicing turns entries into invoices."""
+
+    __tablename__ = "billing_entry"
+    __table_args__ = (UniqueConstraint("contract_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: uuid.UUID = Field(foreign_key="contract.id", index=True)
+    key: str = Field(max_length=120)  # period:<due> | change:<key> | final:<end>
+    kind: str = Field(max_length=20)  # period | plan_change | final
+    billing_date: date
+    lines: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    total_cents: int
+    price_list_code: str = Field(max_length=40)
+    prices_include_vat: bool
+    created_at: datetime = _timestamp()

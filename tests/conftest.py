@@ -15,7 +15,9 @@ import pytest_asyncio
 from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 
 from api.main import create_app
+from cli import DEMO_CATALOG
 from config import Settings
+from db.catalog import load_catalog, read_catalog_file
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from devstack.postgres import EmbeddedPostgres
@@ -113,3 +115,10 @@ async def api(
 async def worker(settings: Settings, temporal_env: WorkflowEnvironment):  # type: ignore[no-untyped-def]
     async with running_worker(settings, temporal_env.client) as running:
         yield running
+
+
+@pytest_asyncio.fixture
+async def catalog(session_factory):  # type: ignore[no-untyped-def]
+    """The demo catalog in the test database (loading is idempotent)."""
+    async with session_factory() as session, session.begin():
+        await load_catalog(session, read_catalog_file(DEMO_CATALOG))

@@ -51,8 +51,12 @@ def business_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def create_customer(api: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
-    response = await api.post("/v1/customers", json=consumer_body(**overrides), headers=auth("crm"))
+async def create_customer(
+    api: httpx.AsyncClient, body: dict[str, Any] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """Create a customer from ``body`` (default: a consumer with ``overrides``)."""
+    body = body or consumer_body(**overrides)
+    response = await api.post("/v1/customers", json=body, headers=auth("crm"))
     assert response.status_code == 201, response.text
     return response.json()
 

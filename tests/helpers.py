@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
+
+from temporalio.client import Client
 
 KEYS = {
     "crm": "test-crm-key",
@@ -30,3 +34,22 @@ async def eventually(
         if check(value) or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.2)
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def record_history(client: Client, workflow_id: str, name: str) -> None:
+    """With FAKTURA_RECORD_HISTORIES=1, keep every run of a workflow for the replay test.
+
+    Run ``FAKTURA_RECORD_HISTORIES=1 make test PYTEST_ARGS=tests/workflows`` after a
+    deliberate, patched workflow change and commit the new files next to the old ones.
+    """
+    if os.environ.get("FAKTURA_RECORD_HISTORIES") != "1":
+        return
+    await asyncio.sleep(1)  # visibility lags a little behind the last run
+    runs = client.list_workflows(f"WorkflowId = '{workflow_id}'").map_histories()
+    index = 0
+    async for history in runs:
+        index += 1
+        (HISTORIES / f"{name}-{index}.json").write_text(history.to_json())

@@ -1,35 +1,68 @@
 """ContractWorkflow: one durable run per contract (``contract-{id}``) for its whole life.
 
-Activation first: provisioning must confirm before the contract counts as active.
+activation (provisioning confirms) -> billing loop on timers to the exact next due day
+(backdated contracts catch up at once) -> continue-as-new after each billing round ->
+at the end: final settlement, deprovisioning, a summary. Plan changes and cancellations
+arrive as updates (answered synchronously), fire-and-forget producers use signals.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import contextlib
+from datetime import date, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.berlin_time import berlin_date, berlin_midnight
+    from domain.billing_calendar import GridChange, next_due
+    from domain.durations import parse_duration
+    from domain.terms import Terms, earliest_end
     from workflows import search_attributes as sa
     from workflows.models import (
+        BillingEntryResult,
+        BillPeriodInput,
+        CancellationConfirmation,
+        CancellationKind,
+        CancelRequest,
+        ChangePlanRequest,
+        ContractFacts,
+        ContractState,
+        ContractStateView,
         ContractStatus,
         ContractSummary,
         ContractWorkflowInput,
+        GridChangeModel,
+        PaymentMethodChanged,
+        PlanChangeInput,
+        PlanChangeResult,
         ProvisioningAction,
         ProvisionInput,
         ProvisionResult,
+        RecordCancellationInput,
+        RejectedRequest,
         SetContractStatusInput,
+        SettleFinalInput,
+        SuspensionRequest,
     )
 
-# Activity names (implemented in activities/; referenced by name so workflows stay IO-free).
+# Activity names (implemented in activities/contracts.py; by name, so workflows stay IO-free).
+LOAD_CONTRACT = "load_contract"
 PROVISION_CONTRACT = "provision_contract"
 SET_CONTRACT_STATUS = "set_contract_status"
+BILL_PERIOD = "bill_period"
+APPLY_PLAN_CHANGE = "apply_plan_change"
+RECORD_CANCELLATION = "record_cancellation"
+SETTLE_FINAL = "settle_final"
 
 DB_STEP = {
     "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
+    "retry_policy": RetryPolicy(
+        maximum_interval=timedelta(minutes=1), non_retryable_error_types=["InvalidRequest"]
+    ),
 }
 EXTERNAL_CALL = {
     "start_to_close_timeout": timedelta(minutes=2),
@@ -39,41 +72,351 @@ EXTERNAL_CALL = {
         maximum_attempts=50,
     ),
 }
+MAX_HANDLED_REQUEST_IDS = 200
+
+
+def _terms(data: ContractState) -> Terms:
+    assert data.terms is not None
+    t = data.terms
+    return Terms(
+        start=t.start,
+        concluded_on=t.concluded_on,
+        minimum_term_end=t.minimum_term_end,
+        notice=parse_duration(t.notice_period),
+        renewal=parse_duration(t.renewal_period),
+        consumer=t.consumer,
+    )
+
+
+def _schedule(data: ContractState) -> list[GridChange]:
+    return [GridChange(c.valid_from, tuple(c.months)) for c in data.schedule]
 
 
 @workflow.defn
 class ContractWorkflow:
     @workflow.init
     def __init__(self, input: ContractWorkflowInput) -> None:
-        self.input = input
-        self.status = ContractStatus.PENDING
+        self.contract_id = input.contract_id
+        self.customer_id = input.customer_id
+        self.data = input.state or ContractState()
+        self.lock = asyncio.Lock()
+        self.changed = False  # set by handlers: the loop re-plans its next wake-up
+
+    # ---------------------------------------------------------------- main loop
 
     @workflow.run
     async def run(self, input: ContractWorkflowInput) -> ContractSummary:
-        await self._activate()
-        await workflow.wait_condition(lambda: self.status is ContractStatus.ENDED)
-        return ContractSummary(contract_id=input.contract_id, status=self.status)
+        if self.data.terms is None:
+            await self._load()
+        if self.data.status is ContractStatus.PENDING:
+            await self._sleep_until(self.data.terms.start)  # type: ignore[union-attr]
+            if self._ends_by(self._today()):
+                return await self._finish()
+            await self._provision(ProvisioningAction.ACTIVATE)
+            await self._set_status(ContractStatus.ACTIVE)
 
-    async def _activate(self) -> None:
+        while True:
+            async with self.lock:
+                billed = await self._bill_due_periods()
+            today = self._today()
+            if self._ends_by(today):
+                return await self._finish()
+            if billed or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._carry_over())
+            wake = self.data.next_billing_date
+            if self.data.end is not None and (wake is None or self.data.end < wake):
+                wake = self.data.end
+            await self._sleep_until(wake)
+
+    def _today(self) -> date:
+        return berlin_date(workflow.now())
+
+    def _ends_by(self, day: date) -> bool:
+        return self.data.end is not None and self.data.end <= day
+
+    async def _sleep_until(self, day: date | None) -> None:
+        """Sleep to the start of ``day`` (German time) or until a handler changes the plan."""
+        self.changed = False
+        if day is None:
+            await workflow.wait_condition(lambda: self.changed)
+            return
+        remaining = berlin_midnight(day) - workflow.now()
+        if remaining <= timedelta(0):
+            return
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self.changed,
+                timeout=remaining,
+                timeout_summary=f"until {day.isoformat()}",
+            )
+
+    async def _load(self) -> None:
+        facts: ContractFacts = await workflow.execute_activity(
+            LOAD_CONTRACT, self.contract_id, result_type=ContractFacts, **DB_STEP
+        )
+        self.data.terms = facts.terms
+        self.data.version = facts.version
+        self.data.payment_method = facts.payment_method
+        self.data.schedule = [GridChangeModel(valid_from=facts.terms.start, months=facts.months)]
+        self.data.next_billing_date = facts.terms.start
+        workflow.upsert_search_attributes([sa.CUSTOMER_ID.value_set(self.customer_id)])
+
+    async def _bill_due_periods(self) -> bool:
+        """Bill every due day up to today, in order (a backdated contract catches up)."""
+        billed = False
+        today = self._today()
+        while (
+            self.data.next_billing_date is not None
+            and self.data.next_billing_date <= today
+            and not self._ends_by(self.data.next_billing_date)
+        ):
+            due = self.data.next_billing_date
+            await workflow.execute_activity(
+                BILL_PERIOD,
+                BillPeriodInput(contract_id=self.contract_id, due=due, end=self.data.end),
+                result_type=BillingEntryResult,
+                **DB_STEP,
+            )
+            self.data.periods_billed += 1
+            self._advance(due + timedelta(days=1))
+            billed = True
+        self._publish()
+        return billed
+
+    def _advance(self, not_before: date) -> None:
+        anchor = self.data.terms.start  # type: ignore[union-attr]
+        self.data.billed_through = not_before
+        self.data.next_billing_date = next_due(anchor, _schedule(self.data), not_before)
+
+    async def _finish(self) -> ContractSummary:
+        """Settle what was paid beyond the end, deprovision, and complete."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        end = self.data.end
+        if self.data.status is not ContractStatus.PENDING and end is not None:
+            await workflow.execute_activity(
+                SETTLE_FINAL,
+                SettleFinalInput(contract_id=self.contract_id, end=end),
+                result_type=BillingEntryResult,
+                **DB_STEP,
+            )
+            await self._provision(ProvisioningAction.DEPROVISION)
+        self.data.next_billing_date = None
+        await self._set_status(ContractStatus.ENDED)
+        return ContractSummary(
+            contract_id=self.contract_id,
+            status=self.data.status,
+            end_date=end - timedelta(days=1) if end else None,
+            periods_billed=self.data.periods_billed,
+        )
+
+    def _carry_over(self) -> ContractWorkflowInput:
+        self.data.runs += 1
+        return ContractWorkflowInput(
+            contract_id=self.contract_id, customer_id=self.customer_id, state=self.data
+        )
+
+    # ---------------------------------------------------------------- effects
+
+    async def _provision(self, action: ProvisioningAction) -> None:
+        sequence = self.data.provisioning_counts.get(action.value, 0) + 1
         result: ProvisionResult = await workflow.execute_activity(
             PROVISION_CONTRACT,
-            ProvisionInput(contract_id=self.input.contract_id, action=ProvisioningAction.ACTIVATE),
+            ProvisionInput(contract_id=self.contract_id, action=action, sequence=sequence),
             result_type=ProvisionResult,
             **EXTERNAL_CALL,
         )
         if not result.confirmed:
-            raise ApplicationError("provisioning did not confirm", non_retryable=True)
-        await self._set_status(ContractStatus.ACTIVE)
+            raise ApplicationError(
+                f"provisioning did not confirm {action.value}", non_retryable=True
+            )
+        self.data.provisioning_counts[action.value] = sequence
 
     async def _set_status(self, status: ContractStatus) -> None:
         await workflow.execute_activity(
             SET_CONTRACT_STATUS,
-            SetContractStatusInput(contract_id=self.input.contract_id, status=status),
+            SetContractStatusInput(contract_id=self.contract_id, status=status),
             **DB_STEP,
         )
-        self.status = status
-        workflow.upsert_search_attributes([sa.CONTRACT_STATUS.value_set(status.value)])
+        self.data.status = status
+        self._publish()
+
+    def _publish(self) -> None:
+        """Search attributes support filters on in the Temporal UI (no personal data)."""
+        next_date = self.data.next_billing_date
+        workflow.upsert_search_attributes(
+            [
+                sa.CONTRACT_STATUS.value_set(self.data.status.value),
+                sa.DUNNING_LEVEL.value_set(self.data.dunning_level),
+                sa.NEXT_BILLING_DATE.value_set(berlin_midnight(next_date))
+                if next_date
+                else sa.NEXT_BILLING_DATE.value_unset(),
+            ]
+        )
+        workflow.set_current_details(
+            f"**{self.data.status.value}** · next billing {next_date or '—'} · "
+            f"periods billed {self.data.periods_billed}"
+            + (f" · ends {self.data.end - timedelta(days=1)}" if self.data.end else "")
+        )
+
+    def _seen(self, request_id: str | None) -> bool:
+        """True for a repeated signal; remembers the id (bounded) otherwise."""
+        if request_id is None:
+            return False
+        if request_id in self.data.handled_requests:
+            return True
+        self.data.handled_requests = [
+            *self.data.handled_requests[-(MAX_HANDLED_REQUEST_IDS - 1) :],
+            request_id,
+        ]
+        return False
+
+    def _reject(self, request_id: str | None, kind: str, reason: str) -> None:
+        self.data.rejected_requests.append(
+            RejectedRequest(
+                request_id=request_id or "-", kind=kind, reason=reason, at=workflow.now()
+            )
+        )
+
+    # ---------------------------------------------------------------- cancellation
+
+    def _cancellation_problem(self, request: CancelRequest) -> str | None:
+        if self.data.status is ContractStatus.ENDED:
+            return "the contract has ended"
+        if self.data.end is not None:
+            return f"already cancelled to {self.data.end - timedelta(days=1)}"
+        if self.data.terms is None:
+            return "the contract is not loaded yet; try again in a moment"
+        if request.kind is CancellationKind.EXTRAORDINARY:
+            if request.end_date is None:
+                return "an extraordinary cancellation needs end_date"
+            if request.end_date < self._today() - timedelta(days=1):
+                return "end_date lies in the past"
+        elif request.end_date is not None:
+            return "an ordinary cancellation ends when the terms allow; leave end_date out"
+        return None
+
+    @workflow.update
+    async def cancel(self, request: CancelRequest) -> CancellationConfirmation:
+        return await self._cancel(request)
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        problem = self._cancellation_problem(request)
+        if problem:
+            raise ValueError(problem)
+
+    @workflow.signal
+    async def cancellation_requested(self, request: CancelRequest) -> None:
+        if self._seen(request.request_id):
+            return
+        try:
+            await self._cancel(request)
+        except ApplicationError as rejected:
+            self._reject(request.request_id, "cancellation", rejected.message)
+
+    async def _cancel(self, request: CancelRequest) -> CancellationConfirmation:
+        async with self.lock:
+            problem = self._cancellation_problem(request)  # checked again: state may have moved
+            if problem:
+                raise ApplicationError(problem, type="InvalidRequest", non_retryable=True)
+            received_at = workflow.now()
+            if request.kind is CancellationKind.EXTRAORDINARY:
+                assert request.end_date is not None
+                end = request.end_date + timedelta(days=1)
+            else:
+                end = earliest_end(_terms(self.data), berlin_date(received_at))
+            end = max(end, self.data.terms.start)  # type: ignore[union-attr]
+            await workflow.execute_activity(
+                RECORD_CANCELLATION,
+                RecordCancellationInput(
+                    contract_id=self.contract_id,
+                    end=end,
+                    change_key=f"cancel:{request.request_id or workflow.uuid4()}",
+                    requested_by=request.requested_by,
+                ),
+                **DB_STEP,
+            )
+            self.data.end = end
+            self.data.cancellation = CancellationConfirmation(
+                contract_id=self.contract_id,
+                kind=request.kind,
+                received_at=received_at,
+                end_date=end - timedelta(days=1),
+                reason=request.reason,
+            )
+            self.changed = True
+            self._publish()
+            return self.data.cancellation
+
+    # ---------------------------------------------------------------- plan change
+
+    @workflow.update
+    async def change_plan(self, request: ChangePlanRequest) -> PlanChangeResult:
+        async with self.lock:
+            info = workflow.current_update_info()
+            result: PlanChangeResult = await workflow.execute_activity(
+                APPLY_PLAN_CHANGE,
+                PlanChangeInput(
+                    contract_id=self.contract_id,
+                    items=request.items,
+                    day=self._today(),
+                    change_key=f"change:{info.id if info else workflow.uuid4()}",
+                    requested_by=request.requested_by,
+                ),
+                result_type=PlanChangeResult,
+                **DB_STEP,
+            )
+            self.data.version = result.version
+            self.data.schedule.append(
+                GridChangeModel(valid_from=result.effective_from, months=result.months)
+            )
+            # Keep what is billed in order: the next due day follows the new grid.
+            self._advance(self.data.billed_through or self.data.terms.start)  # type: ignore[union-attr]
+            self.changed = True
+            self._publish()
+            return result
+
+    @change_plan.validator
+    def _validate_change(self, request: ChangePlanRequest) -> None:
+        if self.data.status is not ContractStatus.ACTIVE:
+            raise ValueError(f"a {self.data.status.value} contract cannot change its plan")
+        if self.data.end is not None:
+            raise ValueError("a cancelled contract cannot change its plan")
+        if not request.items:
+            raise ValueError("a plan needs at least one item")
+
+    # ---------------------------------------------------------------- dunning, payment
+
+    @workflow.signal
+    async def suspend(self, request: SuspensionRequest) -> None:
+        if self._seen(request.request_id):
+            return
+        async with self.lock:
+            if self.data.status is not ContractStatus.ACTIVE:
+                self._reject(request.request_id, "suspend", f"contract is {self.data.status}")
+                return
+            await self._provision(ProvisioningAction.SUSPEND)
+            await self._set_status(ContractStatus.SUSPENDED)
+
+    @workflow.signal
+    async def resume(self, request: SuspensionRequest) -> None:
+        if self._seen(request.request_id):
+            return
+        async with self.lock:
+            if self.data.status is not ContractStatus.SUSPENDED:
+                self._reject(request.request_id, "resume", f"contract is {self.data.status}")
+                return
+            await self._provision(ProvisioningAction.RESUME)
+            await self._set_status(ContractStatus.ACTIVE)
+
+    @workflow.signal
+    def payment_method_changed(self, change: PaymentMethodChanged) -> None:
+        if not self._seen(change.request_id):
+            self.data.payment_method = change.payment_method
+
+    # ---------------------------------------------------------------- support
 
     @workflow.query
-    def state(self) -> ContractSummary:
-        return ContractSummary(contract_id=self.input.contract_id, status=self.status)
+    def state(self) -> ContractStateView:
+        return ContractStateView(contract_id=self.contract_id, **self.data.model_dump())

@@ -6,9 +6,10 @@ workflow's history still holds.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ContractStatus(StrEnum):
@@ -25,19 +26,93 @@ class ProvisioningAction(StrEnum):
     DEPROVISION = "deprovision"
 
 
+class CancellationKind(StrEnum):
+    ORDINARY = "ordinary"  # at the earliest end the terms allow
+    EXTRAORDINARY = "extraordinary"  # at a given date (e.g. for cause, or agreed)
+
+
+class TermsModel(BaseModel):
+    start: date
+    concluded_on: date
+    minimum_term_end: date
+    notice_period: str
+    renewal_period: str
+    consumer: bool
+
+
+class GridChangeModel(BaseModel):
+    valid_from: date
+    months: list[int]
+
+
+class RejectedRequest(BaseModel):
+    request_id: str
+    kind: str
+    reason: str
+    at: datetime
+
+
+class CancellationConfirmation(BaseModel):
+    """What §312k BGB asks a cancellation confirmation to state."""
+
+    contract_id: str
+    kind: CancellationKind
+    received_at: datetime
+    end_date: date = Field(description="last day of service (inclusive)")
+    reason: str | None = None
+
+
+class ContractState(BaseModel):
+    """Everything the workflow knows; carried over by continue-as-new."""
+
+    status: ContractStatus = ContractStatus.PENDING
+    terms: TermsModel | None = None
+    schedule: list[GridChangeModel] = Field(default_factory=list)
+    version: int = 1
+    next_billing_date: date | None = None
+    billed_through: date | None = None  # exclusive: every due day before it is billed
+    periods_billed: int = 0
+    end: date | None = None  # exclusive
+    cancellation: CancellationConfirmation | None = None
+    payment_method: str | None = None
+    dunning_level: int = 0
+    open_invoices: list[str] = Field(default_factory=list)
+    provisioning_counts: dict[str, int] = Field(default_factory=dict)
+    handled_requests: list[str] = Field(default_factory=list)
+    rejected_requests: list[RejectedRequest] = Field(default_factory=list)
+    runs: int = 1
+
+
 class ContractWorkflowInput(BaseModel):
     contract_id: str
     customer_id: str
+    state: ContractState | None = None
 
 
 class ContractSummary(BaseModel):
     contract_id: str
     status: ContractStatus
+    end_date: date | None = None
+    periods_billed: int = 0
+
+
+class ContractStateView(ContractState):
+    contract_id: str
+
+
+class ContractFacts(BaseModel):
+    """What the workflow needs from the contract's stored data to run its calendar."""
+
+    terms: TermsModel
+    months: list[int]
+    version: int
+    payment_method: str
 
 
 class ProvisionInput(BaseModel):
     contract_id: str
     action: ProvisioningAction
+    sequence: int = 1
 
 
 class ProvisionResult(BaseModel):
@@ -48,3 +123,72 @@ class ProvisionResult(BaseModel):
 class SetContractStatusInput(BaseModel):
     contract_id: str
     status: ContractStatus
+
+
+class BillPeriodInput(BaseModel):
+    contract_id: str
+    due: date
+    end: date | None = None
+
+
+class BillingEntryResult(BaseModel):
+    entry_id: int | None
+    total_cents: int
+    lines: int
+
+
+class ItemRequest(BaseModel):
+    product_code: str
+    quantity: int = 1
+    domain: str | None = None
+
+
+class ChangePlanRequest(BaseModel):
+    items: list[ItemRequest]
+    requested_by: str = "api"
+
+
+class PlanChangeInput(BaseModel):
+    contract_id: str
+    items: list[ItemRequest]
+    day: date
+    change_key: str
+    requested_by: str
+
+
+class PlanChangeResult(BaseModel):
+    upgrade: bool
+    effective_from: date
+    version: int
+    months: list[int]
+    prorata_total_cents: int
+
+
+class CancelRequest(BaseModel):
+    kind: CancellationKind = CancellationKind.ORDINARY
+    end_date: date | None = Field(default=None, description="extraordinary: last day of service")
+    reason: str | None = None
+    requested_by: str = "api"
+    request_id: str | None = Field(default=None, description="dedupes repeated signals")
+
+
+class RecordCancellationInput(BaseModel):
+    contract_id: str
+    end: date
+    change_key: str
+    requested_by: str
+
+
+class SettleFinalInput(BaseModel):
+    contract_id: str
+    end: date
+
+
+class SuspensionRequest(BaseModel):
+    reason: str
+    request_id: str | None = None
+
+
+class PaymentMethodChanged(BaseModel):
+    payment_method: str
+    request_id: str | None = None

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, RequireRole
 from api.deps import SessionDep
 from api.errors import FieldError, conflict, not_found
 from api.schemas import (
+    CancellationIn,
+    CancellationOut,
     ContractCreate,
     ContractHistoryOut,
+    ContractItemIn,
     ContractItemOut,
     ContractOut,
     ContractVersionOut,
+    PlanChangeIn,
     fingerprint_source,
 )
 from api.workflow_starts import contract_workflow_id, start_pending
@@ -26,41 +33,51 @@ from config import Role
 from db.idempotency import claim, fingerprint
 from db.models import Contract, ContractVersion, Customer, PriceVersion, Product, Tld, WorkflowStart
 from domain.calendar import add_months
+from workflows.contract import ContractWorkflow
+from workflows.models import (
+    CancellationKind,
+    CancelRequest,
+    ChangePlanRequest,
+    ContractStateView,
+    ItemRequest,
+    PlanChangeResult,
+)
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
 
 READERS = (Role.CRM, Role.SUPPORT)
+T = TypeVar("T")
 
 
 async def _check_items(
-    session: AsyncSession, body: ContractCreate, customer: Customer
+    session: AsyncSession, items: list[ContractItemIn], day: date, customer: Customer
 ) -> list[Product]:
-    """Every item names an orderable, priced product; domains have an orderable TLD."""
+    """Every item names a product orderable and priced on ``day``; domains have an orderable TLD."""
     products: list[Product] = []
-    for index, item in enumerate(body.items):
+    for index, item in enumerate(items):
         loc = ("items", index)
         product = await session.get(Product, item.product_code)
         if product is None:
             raise FieldError((*loc, "product_code"), f"unknown product {item.product_code}")
-        if body.start_date < product.orderable_from or (
-            product.orderable_until is not None and body.start_date >= product.orderable_until
+        if day < product.orderable_from or (
+            product.orderable_until is not None and day >= product.orderable_until
         ):
             raise FieldError(
                 (*loc, "product_code"),
-                f"{product.code} is not orderable on {body.start_date.isoformat()}",
+                f"{product.code} is not orderable on {day.isoformat()}",
             )
         priced = await session.execute(
             select(PriceVersion.id).where(
                 PriceVersion.product_code == product.code,
                 PriceVersion.price_list_code == customer.price_list_code,
-                PriceVersion.valid_from <= body.start_date,
+                PriceVersion.valid_from <= day,
             )
         )
         if priced.first() is None:
             raise FieldError(
                 (*loc, "product_code"),
                 f"{product.code} has no price in list {customer.price_list_code} "
-                f"on {body.start_date.isoformat()}",
+                f"on {day.isoformat()}",
             )
         if product.requires_domain and item.domain is None:
             raise FieldError((*loc, "domain"), f"{product.code} needs a domain name")
@@ -173,7 +190,7 @@ async def create_contract(
         if customer is None:
             raise FieldError(("customer_id",), "unknown customer").to_http()
         try:
-            products = await _check_items(session, body, customer)
+            products = await _check_items(session, body.items, body.start_date, customer)
         except FieldError as error:
             raise error.to_http() from None
         minimum_term_end, notice, renewal = _terms(products, body.start_date)
@@ -238,3 +255,112 @@ async def get_contract_history(
     return ContractHistoryOut(
         contract_id=contract_id, versions=[version_out(v) for v in rows.scalars()]
     )
+
+
+def _handle(request: Request, contract_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    return request.app.state.temporal.get_workflow_handle_for(
+        ContractWorkflow.run, contract_workflow_id(contract_id)
+    )
+
+
+async def _ask(call: Awaitable[T]) -> T:
+    """Send an update; a refusal by the workflow's validator or rules becomes 409."""
+    try:
+        return await call
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        message = getattr(cause, "message", None) or str(cause or error)
+        raise conflict(message) from None
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise conflict(
+                "the contract's workflow is not running (not started yet or ended)"
+            ) from None
+        raise
+
+
+@router.post("/{contract_id}/changes", response_model=PlanChangeResult)
+async def change_contract(
+    contract_id: uuid.UUID,
+    body: PlanChangeIn,
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(*READERS))],
+) -> PlanChangeResult:
+    """Change products or quantities: an upgrade applies now with a pro-rata charge and
+    credit for the rest of the period, a downgrade at the end of the period."""
+    contract = await session.get(Contract, contract_id)
+    if contract is None:
+        raise not_found("contract")
+    customer = await session.get(Customer, contract.customer_id)
+    assert customer is not None
+    try:
+        await _check_items(session, body.items, date.today(), customer)
+    except FieldError as error:
+        raise error.to_http() from None
+    await session.rollback()
+    change = ChangePlanRequest(
+        items=[ItemRequest(**item.model_dump()) for item in body.items],
+        requested_by=principal.actor,
+    )
+    return await _ask(
+        _handle(request, contract_id).execute_update(ContractWorkflow.change_plan, change)
+    )
+
+
+@router.post("/{contract_id}/cancellation", response_model=CancellationOut)
+async def cancel_contract(
+    contract_id: uuid.UUID,
+    body: CancellationIn,
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(*READERS))],
+) -> CancellationOut:
+    """Cancel ordinarily (earliest end the terms allow) or extraordinarily (a given date).
+    The answer is the confirmation §312k BGB requires: receipt time, contract, end date."""
+    contract = await session.get(Contract, contract_id)
+    if contract is None:
+        raise not_found("contract")
+    crm_reference = contract.crm_reference
+    await session.rollback()  # no transaction open while the workflow answers
+    cancel = CancelRequest(
+        kind=CancellationKind(body.kind),
+        end_date=body.end_date,
+        reason=body.reason,
+        requested_by=principal.actor,
+    )
+    confirmed = await _ask(
+        _handle(request, contract_id).execute_update(ContractWorkflow.cancel, cancel)
+    )
+    return CancellationOut(
+        contract_id=contract_id,
+        crm_reference=crm_reference,
+        kind=confirmed.kind.value,
+        received_at=confirmed.received_at,
+        end_date=confirmed.end_date,
+        confirmation=(
+            f"Wir bestätigen den Eingang Ihrer Kündigung am "
+            f"{confirmed.received_at:%d.%m.%Y um %H:%M} Uhr (UTC) für den Vertrag "
+            f"{crm_reference}. Der Vertrag endet mit Ablauf des "
+            f"{confirmed.end_date:%d.%m.%Y}."
+        ),
+    )
+
+
+@router.get("/{contract_id}/state", response_model=ContractStateView)
+async def contract_state(
+    contract_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(*READERS))],
+) -> ContractStateView:
+    """The live state of the contract's workflow (status, next billing date, dunning level)."""
+    if await session.get(Contract, contract_id) is None:
+        raise not_found("contract")
+    await session.rollback()
+    try:
+        return await _handle(request, contract_id).query(ContractWorkflow.state)
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise conflict("the contract's workflow has not started yet") from None
+        raise

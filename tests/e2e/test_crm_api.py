@@ -70,7 +70,7 @@ async def test_bad_customer_field_is_named_and_nothing_written(
 async def test_business_customer_with_vat_id_and_derived_bic(api: httpx.AsyncClient) -> None:
     created = await create_customer(
         api,
-        **business_body(
+        business_body(
             payment_method="sepa_direct_debit", sepa_mandate=consumer_body()["sepa_mandate"]
         ),
     )

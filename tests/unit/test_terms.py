@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from domain.berlin_time import berlin_date, berlin_midnight
 from domain.durations import Duration, parse_duration
 from domain.terms import Terms, earliest_end
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def terms(

@@ -1,0 +1,96 @@
+"""Reading contracts as the billing rules need them: versions in force, billable items."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Contract, ContractVersion, Customer, PriceVersion, Product
+from domain.billing import BillableItem
+from domain.calendar import months_of
+from domain.pricing import PriceVersionRule
+
+
+async def version_in_force(
+    session: AsyncSession, contract_id: uuid.UUID, day: date
+) -> ContractVersion | None:
+    rows = await session.execute(
+        select(ContractVersion)
+        .where(ContractVersion.contract_id == contract_id, ContractVersion.valid_from <= day)
+        .order_by(ContractVersion.valid_from.desc(), ContractVersion.version.desc())
+        .limit(1)
+    )
+    return rows.scalar_one_or_none()
+
+
+async def latest_version(session: AsyncSession, contract_id: uuid.UUID) -> ContractVersion:
+    rows = await session.execute(
+        select(ContractVersion)
+        .where(ContractVersion.contract_id == contract_id)
+        .order_by(ContractVersion.version.desc())
+        .limit(1)
+    )
+    return rows.scalar_one()
+
+
+async def next_version_number(session: AsyncSession, contract_id: uuid.UUID) -> int:
+    # The contract row is locked by the caller, so numbers cannot collide.
+    current = await session.execute(
+        select(func.max(ContractVersion.version)).where(ContractVersion.contract_id == contract_id)
+    )
+    return (current.scalar_one() or 0) + 1
+
+
+async def lock_contract(session: AsyncSession, contract_id: uuid.UUID) -> Contract:
+    contract = await session.get(Contract, contract_id, with_for_update=True)
+    if contract is None:
+        raise LookupError(f"contract {contract_id} not found")
+    return contract
+
+
+async def customer_of(session: AsyncSession, contract: Contract) -> Customer:
+    customer = await session.get(Customer, contract.customer_id)
+    assert customer is not None
+    return customer
+
+
+async def billable_items(
+    session: AsyncSession, items: list[dict[str, Any]], price_list_code: str
+) -> list[BillableItem]:
+    """The stored items of a version with their products' terms and full price history."""
+    codes = sorted({item["product_code"] for item in items})
+    products = {
+        p.code: p
+        for p in (await session.execute(select(Product).where(Product.code.in_(codes)))).scalars()
+    }
+    prices: dict[str, list[PriceVersionRule]] = {code: [] for code in codes}
+    rows = await session.execute(
+        select(PriceVersion)
+        .where(
+            PriceVersion.product_code.in_(codes), PriceVersion.price_list_code == price_list_code
+        )
+        .order_by(PriceVersion.valid_from)
+    )
+    for version in rows.scalars():
+        prices[version.product_code].append(
+            PriceVersionRule(version.valid_from, version.amount_cents, version.setup_fee_cents)
+        )
+    result = []
+    for item in items:
+        product = products[item["product_code"]]
+        result.append(
+            BillableItem(
+                product_code=product.code,
+                name=product.name,
+                quantity=int(item.get("quantity", 1)),
+                months=months_of(product.billing_period),
+                grandfathered=product.grandfathered,
+                prices=tuple(prices[product.code]),
+                domain=item.get("domain"),
+            )
+        )
+    return result

@@ -1,0 +1,43 @@
+"""Replay of committed workflow histories: a non-deterministic workflow change fails here.
+
+The histories in tests/histories/ were recorded from real runs (activation, catch-up,
+continue-as-new, plan changes, cancellation, suspension, signals). A change to a workflow
+must keep replaying them, e.g. by guarding new steps with ``workflow.patched(...)``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from temporal_client import DATA_CONVERTER
+from tests.helpers import HISTORIES
+from workflows.registry import WORKFLOWS
+
+FILES = sorted(HISTORIES.glob("*.json"))
+TEXTS = {path.stem: path.read_text() for path in FILES}
+
+
+def test_the_corpus_covers_the_workflow() -> None:
+    names = {path.name.rsplit("-", 1)[0] for path in FILES}
+    assert {"catch-up", "plan-changes", "ordinary-cancellation", "signals"} <= names
+    events = set()
+    for text in TEXTS.values():
+        for event in json.loads(text)["events"]:
+            events.add(event["eventType"])
+    assert {
+        "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED",
+        "EVENT_TYPE_TIMER_FIRED",
+        "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED",
+    } <= events
+
+
+@pytest.mark.parametrize("name", sorted(TEXTS))
+async def test_history_replays(name: str) -> None:
+    history = WorkflowHistory.from_json(name, TEXTS[name])
+    await Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER).replay_workflow(history)
