@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     api_keys_finance: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-finance-key")])
     api_keys_admin: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-admin-key")])
 
+    # Empty: provisioning requests are recorded in the table provisioning_request.
+    provisioning_webhook_url: str | None = None
+    provisioning_timeout_seconds: float = 10.0
+
     archive_dir: Path = PROJECT_ROOT / "var" / "archive"
     seller: Seller = Field(default_factory=Seller)
 

@@ -1,7 +1,8 @@
 """Provisioning: telling the hosting platform to activate, suspend, resume or remove a contract.
 
-``Provisioner`` is the port; ``RecordingProvisioner`` (default) writes the request to the
-``provisioning_request`` table, where the platform picks it up and which support can read.
+``Provisioner`` is the port. ``RecordingProvisioner`` (default) writes the request to the
+``provisioning_request`` table, where the platform picks it up and support can read it;
+``WebhookProvisioner`` POSTs it to the platform (``FAKTURA_PROVISIONING_WEBHOOK_URL``).
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.exceptions import ApplicationError
 
 from db.models import Contract, ContractVersion, Customer, ProvisioningRequest, utcnow
 from workflows.models import ProvisioningAction, ProvisionResult
@@ -86,3 +89,46 @@ async def technical_parameters(session: AsyncSession, contract_id: uuid.UUID) ->
         "customer_id": str(customer.id) if customer else None,
         "items": version.items,
     }
+
+
+class WebhookProvisioner:
+    """POSTs each request as JSON to the platform's URL.
+
+    2xx confirms (a body may say ``{"confirmed": false}``); 4xx is a refusal that no retry
+    will change; 5xx and network errors raise, and Temporal retries with bounded backoff.
+    The idempotency key lets the platform recognise a retried request.
+    """
+
+    def __init__(self, url: str, timeout_seconds: float = 10.0) -> None:
+        self.url = url
+        self.timeout = timeout_seconds
+
+    async def request(
+        self,
+        contract_id: uuid.UUID,
+        action: ProvisioningAction,
+        sequence: int,
+        parameters: dict[str, Any],
+    ) -> ProvisionResult:
+        key = f"{contract_id}:{action.value}:{sequence}"
+        payload = {
+            "idempotency_key": key,
+            "contract_id": str(contract_id),
+            "action": action.value,
+            "sequence": sequence,
+            "parameters": parameters,
+        }
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            response = await client.post(self.url, json=payload, headers={"Idempotency-Key": key})
+        if 400 <= response.status_code < 500:
+            raise ApplicationError(
+                f"provisioning refused {action.value}: HTTP {response.status_code} "
+                f"{response.text[:200]}",
+                type="ProvisioningRefused",
+                non_retryable=True,
+            )
+        response.raise_for_status()
+        body = response.json() if response.content else {}
+        return ProvisionResult(
+            confirmed=bool(body.get("confirmed", True)), reference=str(body.get("reference", key))
+        )

@@ -8,12 +8,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.contracts import ContractActivities
-from activities.provisioning import RecordingProvisioner
+from activities.provisioning import Provisioner, RecordingProvisioner, WebhookProvisioner
 from config import Settings
 
 
 def build_activities(
     settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> list[Callable[..., Any]]:
-    contracts = ContractActivities(session_factory, RecordingProvisioner(session_factory))
+    provisioner: Provisioner = (
+        WebhookProvisioner(settings.provisioning_webhook_url, settings.provisioning_timeout_seconds)
+        if settings.provisioning_webhook_url
+        else RecordingProvisioner(session_factory)
+    )
+    contracts = ContractActivities(session_factory, provisioner)
     return contracts.all()

@@ -26,6 +26,7 @@ from devstack.smtp_sink import MailSink
 from devstack.temporal import TIME_SKIPPING, temporal_cli
 from temporal_client import DATA_CONVERTER
 from tests.helpers import KEYS
+from tests.platform import platform  # noqa: F401 - fixture for tests that provision
 from worker import running_worker
 from workflows import search_attributes
 
