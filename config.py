@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     api_keys_finance: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-finance-key")])
     api_keys_admin: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-admin-key")])
 
+    invoice_prefix: str = "RE"
+    credit_note_prefix: str = "GS"
+    payment_terms_days: int = 14  # bank transfer: due this many days after issue
+    sepa_debit_lead_days: int = 5  # direct debit: collected this many days after issue
+
     # Empty: provisioning requests are recorded in the table provisioning_request.
     provisioning_webhook_url: str | None = None
     provisioning_timeout_seconds: float = 10.0

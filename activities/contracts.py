@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.provisioning import Provisioner, technical_parameters
+from config import Settings
 from db.contracts import (
     billable_items,
     customer_of,
@@ -22,6 +23,7 @@ from db.contracts import (
     next_version_number,
     version_in_force,
 )
+from db.invoices import issue_for_entry
 from db.models import BillingEntry, Contract, ContractVersion, PriceList
 from domain.billing import Line, LineKind, due_lines, plan_change, unused_credit
 from workflows.models import (
@@ -65,10 +67,14 @@ def invalid(message: str) -> ApplicationError:
 
 class ContractActivities:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], provisioner: Provisioner
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        provisioner: Provisioner,
+        settings: Settings,
     ) -> None:
         self.session_factory = session_factory
         self.provisioner = provisioner
+        self.settings = settings
 
     @activity.defn
     async def load_contract(self, contract_id: str) -> ContractFacts:
@@ -117,8 +123,10 @@ class ContractActivities:
         kind: str,
         day: date,
         lines: list[Line],
+        issued_on: date,
     ) -> BillingEntryResult:
-        """Insert the entry once per (contract, key); a retry returns the stored one."""
+        """Insert the entry once per (contract, key) and issue its invoice in the same
+        transaction; a retry returns the stored entry and invoice."""
         customer = await customer_of(session, contract)
         price_list = await session.get(PriceList, customer.price_list_code)
         assert price_list is not None
@@ -143,8 +151,15 @@ class ContractActivities:
                 )
             )
         ).scalar_one()
+        invoice = await issue_for_entry(
+            session, entry=stored, contract=contract, customer=customer, issue_date=issued_on,
+            settings=self.settings,
+        )  # fmt: skip
         return BillingEntryResult(
-            entry_id=stored.id, total_cents=stored.total_cents, lines=len(stored.lines)
+            entry_id=stored.id,
+            total_cents=stored.total_cents,
+            lines=len(stored.lines),
+            invoice_number=invoice.number if invoice else None,
         )
 
     @activity.defn
@@ -160,8 +175,9 @@ class ContractActivities:
             items = await billable_items(session, version.items, customer.price_list_code)
             lines = due_lines(items, anchor=contract.start_date, due=input.due, end=input.end)
             return await self._record_entry(
-                session, contract, f"period:{input.due.isoformat()}", "period", input.due, lines
-            )
+                session, contract, f"period:{input.due.isoformat()}", "period", input.due, lines,
+                input.issued_on or input.due,
+            )  # fmt: skip
 
     @activity.defn
     async def apply_plan_change(self, input: PlanChangeInput) -> PlanChangeResult:
@@ -208,18 +224,20 @@ class ContractActivities:
                 await session.flush()
             else:
                 version = existing
-            total = 0
+            total, number = 0, None
             if change.lines:
                 entry = await self._record_entry(
-                    session, contract, input.change_key, "plan_change", input.day, change.lines
-                )
-                total = entry.total_cents
+                    session, contract, input.change_key, "plan_change", input.day, change.lines,
+                    input.day,
+                )  # fmt: skip
+                total, number = entry.total_cents, entry.invoice_number
             return PlanChangeResult(
                 upgrade=change.upgrade,
                 effective_from=change.effective_from,
                 version=version.version,
                 months=sorted({item.months for item in new}),
                 prorata_total_cents=total,
+                invoice_number=number,
             )
 
     @activity.defn
@@ -276,8 +294,9 @@ class ContractActivities:
             if not lines:
                 return BillingEntryResult(entry_id=None, total_cents=0, lines=0)
             return await self._record_entry(
-                session, contract, f"final:{input.end.isoformat()}", "final", input.end, lines
-            )
+                session, contract, f"final:{input.end.isoformat()}", "final", input.end, lines,
+                input.issued_on or input.end,
+            )  # fmt: skip
 
     def all(self) -> list[Any]:
         return [

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.contracts import ContractActivities
+from activities.invoicing import InvoiceActivities
 from activities.provisioning import Provisioner, RecordingProvisioner, WebhookProvisioner
 from config import Settings
 
@@ -20,5 +21,6 @@ def build_activities(
         if settings.provisioning_webhook_url
         else RecordingProvisioner(session_factory)
     )
-    contracts = ContractActivities(session_factory, provisioner)
-    return contracts.all()
+    contracts = ContractActivities(session_factory, provisioner, settings)
+    invoices = InvoiceActivities(session_factory, settings)
+    return [*contracts.all(), invoices.render_invoice_documents]

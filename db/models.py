@@ -199,3 +199,78 @@ class BillingEntry(SQLModel, table=True):
     price_list_code: str = Field(max_length=40)
     prices_include_vat: bool
     created_at: datetime = _timestamp()
+
+
+class InvoiceCounter(SQLModel, table=True):
+    """One row per number series and year; locked while a number is taken (gapless)."""
+
+    __tablename__ = "invoice_counter"
+
+    series: str = Field(primary_key=True, max_length=20)  # RE-2026, GS-2026
+    last_value: int = 0
+
+
+class Invoice(SQLModel, table=True):
+    """An issued invoice (380) or credit note (381). Never changed once written."""
+
+    __tablename__ = "invoice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=20)
+    type_code: str = Field(max_length=3)  # 380 invoice | 381 credit note
+    contract_id: uuid.UUID = Field(foreign_key="contract.id", index=True)
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True)
+    billing_entry_id: int | None = Field(default=None, foreign_key="billing_entry.id", unique=True)
+    credit_key: str | None = Field(default=None, unique=True, max_length=250)
+    preceding_number: str | None = Field(default=None, max_length=20)
+    preceding_issue_date: date | None = None
+    issue_date: date = Field(index=True)
+    due_date: date
+    service_start: date
+    service_end: date  # exclusive
+    currency: str = Field(default="EUR", max_length=3)
+    net_cents: int
+    tax_cents: int
+    gross_cents: int
+    tax_category: str = Field(max_length=3)
+    oss: bool = False
+    tax_note: str | None = None
+    exemption_code: str | None = Field(default=None, max_length=20)
+    tax_groups: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    prices_include_vat: bool
+    buyer: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    payment: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    reason: str | None = None
+    created_at: datetime = _timestamp()
+
+
+class InvoiceLineRow(SQLModel, table=True):
+    __tablename__ = "invoice_line"
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    position: int
+    product_code: str = Field(max_length=60)
+    description: str
+    quantity: int
+    net_cents: int
+    tax_category: str = Field(max_length=3)
+    tax_rate: str = Field(max_length=8)  # decimal percent, e.g. "19" or "25.5"
+    service_start: date
+    service_end: date  # exclusive
+
+
+class InvoiceDocument(SQLModel, table=True):
+    """A rendered document of an invoice in the archive, with its SHA-256."""
+
+    __tablename__ = "invoice_document"
+    __table_args__ = (UniqueConstraint("invoice_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    kind: str = Field(max_length=20)  # pdf | xml | xrechnung
+    path: str
+    sha256: str = Field(max_length=64)
+    size: int
+    created_at: datetime = _timestamp()

@@ -14,7 +14,8 @@ from datetime import date, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.berlin_time import berlin_date, berlin_midnight
@@ -22,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.durations import parse_duration
     from domain.terms import Terms, earliest_end
     from workflows import search_attributes as sa
+    from workflows.invoice import InvoiceWorkflow
     from workflows.models import (
         BillingEntryResult,
         BillPeriodInput,
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ContractSummary,
         ContractWorkflowInput,
         GridChangeModel,
+        InvoiceWorkflowInput,
         PaymentMethodChanged,
         PlanChangeInput,
         PlanChangeResult,
@@ -73,6 +76,8 @@ EXTERNAL_CALL = {
     ),
 }
 MAX_HANDLED_REQUEST_IDS = 200
+# Patch: billing issues invoices and starts their InvoiceWorkflow (histories before it don't).
+ISSUE_INVOICES = "issue-invoices"
 
 
 def _terms(data: ContractState) -> Terms:
@@ -172,17 +177,39 @@ class ContractWorkflow:
             and not self._ends_by(self.data.next_billing_date)
         ):
             due = self.data.next_billing_date
-            await workflow.execute_activity(
+            issuing = workflow.patched(ISSUE_INVOICES)
+            billed_entry: BillingEntryResult = await workflow.execute_activity(
                 BILL_PERIOD,
-                BillPeriodInput(contract_id=self.contract_id, due=due, end=self.data.end),
+                BillPeriodInput(
+                    contract_id=self.contract_id,
+                    due=due,
+                    end=self.data.end,
+                    issued_on=today if issuing else None,
+                ),
                 result_type=BillingEntryResult,
                 **DB_STEP,
             )
+            if issuing:
+                await self._start_invoice(billed_entry.invoice_number)
             self.data.periods_billed += 1
             self._advance(due + timedelta(days=1))
             billed = True
         self._publish()
         return billed
+
+    async def _start_invoice(self, number: str | None) -> None:
+        """The invoice's own workflow: documents now, delivery and collection later."""
+        if number is None:
+            return
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # started before a retry
+            await workflow.start_child_workflow(
+                InvoiceWorkflow.run,
+                InvoiceWorkflowInput(number=number, contract_id=self.contract_id),
+                id=f"invoice-{number}",
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                static_summary=f"Invoice {number} of contract {self.contract_id}",
+            )
+        self.data.open_invoices = [*self.data.open_invoices[-49:], number]
 
     def _advance(self, not_before: date) -> None:
         anchor = self.data.terms.start  # type: ignore[union-attr]
@@ -194,12 +221,19 @@ class ContractWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         end = self.data.end
         if self.data.status is not ContractStatus.PENDING and end is not None:
-            await workflow.execute_activity(
+            issuing = workflow.patched(ISSUE_INVOICES)
+            settled: BillingEntryResult = await workflow.execute_activity(
                 SETTLE_FINAL,
-                SettleFinalInput(contract_id=self.contract_id, end=end),
+                SettleFinalInput(
+                    contract_id=self.contract_id,
+                    end=end,
+                    issued_on=self._today() if issuing else None,
+                ),
                 result_type=BillingEntryResult,
                 **DB_STEP,
             )
+            if issuing:
+                await self._start_invoice(settled.invoice_number)
             await self._provision(ProvisioningAction.DEPROVISION)
         self.data.next_billing_date = None
         await self._set_status(ContractStatus.ENDED)
@@ -367,6 +401,8 @@ class ContractWorkflow:
                 result_type=PlanChangeResult,
                 **DB_STEP,
             )
+            if workflow.patched(ISSUE_INVOICES):
+                await self._start_invoice(result.invoice_number)
             self.data.version = result.version
             self.data.schedule.append(
                 GridChangeModel(valid_from=result.effective_from, months=result.months)

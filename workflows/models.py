@@ -129,12 +129,14 @@ class BillPeriodInput(BaseModel):
     contract_id: str
     due: date
     end: date | None = None
+    issued_on: date | None = None  # the business day of issue (default: the due day)
 
 
 class BillingEntryResult(BaseModel):
     entry_id: int | None
     total_cents: int
     lines: int
+    invoice_number: str | None = None
 
 
 class ItemRequest(BaseModel):
@@ -162,6 +164,7 @@ class PlanChangeResult(BaseModel):
     version: int
     months: list[int]
     prorata_total_cents: int
+    invoice_number: str | None = None
 
 
 class CancelRequest(BaseModel):
@@ -182,6 +185,7 @@ class RecordCancellationInput(BaseModel):
 class SettleFinalInput(BaseModel):
     contract_id: str
     end: date
+    issued_on: date | None = None
 
 
 class SuspensionRequest(BaseModel):
@@ -192,3 +196,22 @@ class SuspensionRequest(BaseModel):
 class PaymentMethodChanged(BaseModel):
     payment_method: str
     request_id: str | None = None
+
+
+class InvoiceWorkflowInput(BaseModel):
+    number: str
+    contract_id: str
+
+
+class RenderInvoiceInput(BaseModel):
+    number: str
+
+
+class InvoiceDocuments(BaseModel):
+    number: str
+    sha256: dict[str, str]
+
+
+class InvoiceSummary(BaseModel):
+    number: str
+    documents: dict[str, str]

@@ -1,5 +1,6 @@
 """Every workflow the faktura worker runs."""
 
 from workflows.contract import ContractWorkflow
+from workflows.invoice import InvoiceWorkflow
 
-WORKFLOWS = [ContractWorkflow]
+WORKFLOWS = [ContractWorkflow, InvoiceWorkflow]

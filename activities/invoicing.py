@@ -1,0 +1,132 @@
+"""Invoice activities: render the documents of an issued invoice and archive them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from config import Settings
+from db.invoices import lines_of
+from db.models import Invoice, InvoiceDocument, InvoiceLineRow
+from documents.einvoice import render_xml
+from documents.model import DocLine, DocTaxGroup, InvoiceDoc
+from documents.pdf import render_pdf
+from workflows.models import InvoiceDocuments, RenderInvoiceInput
+
+
+def invoice_doc(invoice: Invoice, lines: list[InvoiceLineRow], seller: dict) -> InvoiceDoc:
+    """The stored invoice as the renderers see it (snapshots only: re-rendering is identical)."""
+    return InvoiceDoc(
+        number=invoice.number,
+        type_code=invoice.type_code,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        service_start=invoice.service_start,
+        service_end=invoice.service_end,
+        currency=invoice.currency,
+        net_cents=invoice.net_cents,
+        tax_cents=invoice.tax_cents,
+        gross_cents=invoice.gross_cents,
+        tax_category=invoice.tax_category,
+        oss=invoice.oss,
+        tax_note=invoice.tax_note,
+        exemption_code=invoice.exemption_code,
+        prices_include_vat=invoice.prices_include_vat,
+        seller=seller,
+        buyer=invoice.buyer,
+        payment=invoice.payment,
+        lines=tuple(
+            DocLine(
+                position=line.position,
+                description=line.description,
+                quantity=line.quantity,
+                net_cents=line.net_cents,
+                category=line.tax_category,
+                rate=Decimal(line.tax_rate),
+                service_start=line.service_start,
+                service_end=line.service_end,
+            )
+            for line in lines
+        ),
+        tax_groups=tuple(
+            DocTaxGroup(g["category"], Decimal(g["rate"]), g["basis_cents"], g["tax_cents"])
+            for g in invoice.tax_groups
+        ),
+        preceding_number=invoice.preceding_number,
+        preceding_issue_date=invoice.preceding_issue_date,
+        reason=invoice.reason,
+    )
+
+
+def _write_once(path: Path, content: bytes) -> None:
+    """Write atomically; an existing file with other content is never replaced."""
+    if path.exists():
+        if path.read_bytes() != content:
+            raise RuntimeError(f"{path} exists with other content; archived files never change")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, path)
+
+
+class InvoiceActivities:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+
+    async def load_doc(self, session: AsyncSession, number: str) -> tuple[Invoice, InvoiceDoc]:
+        invoice = (
+            await session.execute(select(Invoice).where(Invoice.number == number))
+        ).scalar_one()
+        lines = await lines_of(session, invoice.id)  # type: ignore[arg-type]
+        return invoice, invoice_doc(invoice, lines, self.settings.seller.model_dump())
+
+    @activity.defn
+    async def render_invoice_documents(self, input: RenderInvoiceInput) -> InvoiceDocuments:
+        """PDF/A-3 with embedded EN 16931 XML, the XML itself, and XRechnung for public buyers;
+        archived with SHA-256. A retry finds the stored documents."""
+        async with self.session_factory() as session:
+            invoice, doc = await self.load_doc(session, input.number)
+            stored = (
+                (
+                    await session.execute(
+                        select(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        kinds = {"pdf", "xml"} | ({"xrechnung"} if doc.xrechnung else set())
+        if {d.kind for d in stored} >= kinds:
+            return InvoiceDocuments(number=input.number, sha256={d.kind: d.sha256 for d in stored})
+        xml = render_xml(doc)
+        contents = {"xml": xml, "pdf": render_pdf(doc, xml)}
+        if doc.xrechnung:
+            contents["xrechnung"] = render_xml(doc, xrechnung=True)
+        folder = self.settings.archive_dir / "invoices" / f"{doc.issue_date:%Y/%m}"
+        names = {"pdf": f"{doc.number}.pdf", "xml": f"{doc.number}.xml",
+                 "xrechnung": f"{doc.number}-xrechnung.xml"}  # fmt: skip
+        hashes: dict[str, str] = {}
+        async with self.session_factory() as session, session.begin():
+            for kind, content in contents.items():
+                path = folder / names[kind]
+                _write_once(path, content)
+                digest = hashlib.sha256(content).hexdigest()
+                await session.execute(
+                    insert(InvoiceDocument)
+                    .values(invoice_id=invoice.id, kind=kind, path=str(path), sha256=digest,
+                            size=len(content))
+                    .on_conflict_do_nothing()
+                )  # fmt: skip
+                hashes[kind] = digest
+        return InvoiceDocuments(number=input.number, sha256=hashes)

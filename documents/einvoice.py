@@ -1,0 +1,151 @@
+"""EN 16931 e-invoice (UN/CEFACT CII) with drafthorse: Factur-X profile EN 16931, or XRechnung.
+
+drafthorse checks the XML schema on ``serialize``; business rules are checked by the
+official schematron in the tests (``../shared/tools/validate_einvoice.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from drafthorse.models.accounting import ApplicableTradeTax
+from drafthorse.models.document import Document
+from drafthorse.models.note import IncludedNote
+from drafthorse.models.party import TaxRegistration
+from drafthorse.models.payment import PaymentMeans, PaymentTerms
+from drafthorse.models.tradelines import LineItem
+
+from documents.model import InvoiceDoc, euros
+
+EN16931 = "urn:cen.eu:en16931:2017"
+XRECHNUNG = "urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
+SEPA_DIRECT_DEBIT = "59"
+SEPA_CREDIT_TRANSFER = "58"
+UNIT_PIECE = "C62"
+
+
+def _rate(category: str, rate: Decimal) -> Decimal | None:
+    """Category O carries no rate at all (BR-O-05, BR-O-10)."""
+    return None if category == "O" else rate.quantize(Decimal("0.01"))
+
+
+def build_document(doc: InvoiceDoc, *, xrechnung: bool = False) -> Document:
+    seller, buyer, payment = doc.seller, doc.buyer, doc.payment
+    document = Document()
+    document.context.guideline_parameter.id = XRECHNUNG if xrechnung else EN16931
+    document.header.id = doc.number
+    document.header.type_code = doc.type_code
+    document.header.issue_date_time = doc.issue_date
+    for text in doc.notes:
+        note = IncludedNote()
+        note.content = text
+        document.header.notes.add(note)
+
+    agreement = document.trade.agreement
+    agreement.buyer_reference = buyer.get("buyer_reference") or buyer["customer_number"]
+    s = agreement.seller
+    s.name = seller["name"]
+    s.address.line_one = f"{seller['street']} {seller['house_number']}"
+    s.address.postcode = seller["postcode"]
+    s.address.city_name = seller["city"]
+    s.address.country_id = seller["country"]
+    s.electronic_address.uri_ID = ("EM", seller["email"])
+    s.contact.person_name = seller["name"]
+    s.contact.telephone.number = seller["phone"]
+    s.contact.email.address = seller["email"]
+    # BT-30 identifies the seller also where its VAT ID must not appear (BR-CO-26, BR-O-02).
+    s.legal_organization.id = seller["commercial_register"]
+    if doc.tax_category != "O":  # BR-O-02: no seller VAT ID on a not-subject invoice
+        s.tax_registrations.add(TaxRegistration(id=("VA", seller["vat_id"])))
+    s.tax_registrations.add(TaxRegistration(id=("FC", seller["tax_number"])))
+
+    b = agreement.buyer
+    b.name = doc.buyer_display_name
+    b.address.line_one = f"{buyer['street']} {buyer['house_number']}"
+    b.address.postcode = buyer["postcode"]
+    b.address.city_name = buyer["city"]
+    b.address.country_id = buyer["country"]
+    b.electronic_address.uri_ID = ("EM", buyer["email"])
+    if buyer.get("vat_id") and doc.tax_category != "O":
+        b.tax_registrations.add(TaxRegistration(id=("VA", buyer["vat_id"])))
+
+    settlement = document.trade.settlement
+    settlement.currency_code = doc.currency
+    settlement.payment_reference = doc.number
+    settlement.period.start = doc.service_start
+    settlement.period.end = doc.last_service_day
+    if doc.preceding_number:
+        settlement.invoice_referenced_document.issuer_assigned_id = doc.preceding_number
+        settlement.invoice_referenced_document.issue_date_time = doc.preceding_issue_date
+
+    means = PaymentMeans()
+    terms = PaymentTerms()
+    if payment["method"] == "sepa_direct_debit" and not doc.is_credit_note:
+        means.type_code = SEPA_DIRECT_DEBIT
+        means.payer_account.iban = payment["iban"]
+        settlement.creditor_reference_id = payment["creditor_id"]
+        terms.debit_mandate_id = payment["mandate_reference"]
+        terms.description = (
+            f"SEPA-Lastschrift am {date.fromisoformat(payment['debit_date']):%d.%m.%Y}, "
+            f"Mandat {payment['mandate_reference']}"
+        )
+    else:
+        means.type_code = SEPA_CREDIT_TRANSFER
+        means.payee_account.iban = seller["iban"]
+        means.payee_institution.bic = seller["bic"]
+        terms.description = f"Zahlbar bis {doc.due_date:%d.%m.%Y} ohne Abzug"
+    terms.due = doc.due_date
+    settlement.payment_means.add(means)
+    settlement.terms.add(terms)
+
+    for group in doc.tax_groups:
+        tax = ApplicableTradeTax()
+        tax.type_code = "VAT"
+        tax.category_code = group.category
+        rate = _rate(group.category, group.rate)
+        if rate is not None:
+            tax.rate_applicable_percent = rate
+        tax.basis_amount = euros(group.basis_cents)
+        tax.calculated_amount = euros(group.tax_cents)
+        if group.category != "S":
+            tax.exemption_reason = doc.tax_note or ""
+            tax.exemption_reason_code = doc.exemption_code or ""
+        settlement.trade_tax.add(tax)
+
+    for line in doc.lines:
+        item = LineItem()
+        item.document.line_id = str(line.position)
+        item.product.name = line.description
+        sign = -1 if line.net_cents < 0 else 1
+        quantity = Decimal(sign * line.quantity)
+        # BR-27: the price is never negative; a credit line has a negative quantity.
+        item.agreement.net.amount = (euros(abs(line.net_cents)) / line.quantity).quantize(
+            Decimal("0.0001")
+        )
+        item.delivery.billed_quantity = (quantity, UNIT_PIECE)
+        item.settlement.period.start = line.service_start
+        item.settlement.period.end = line.last_day
+        item.settlement.trade_tax.type_code = "VAT"
+        item.settlement.trade_tax.category_code = line.category
+        rate = _rate(line.category, line.rate)
+        if rate is not None:
+            item.settlement.trade_tax.rate_applicable_percent = rate
+        item.settlement.monetary_summation.total_amount = euros(line.net_cents)
+        document.trade.items.add(item)
+
+    total = settlement.monetary_summation
+    total.line_total = euros(doc.net_cents)
+    total.charge_total = Decimal("0.00")
+    total.allowance_total = Decimal("0.00")
+    total.tax_basis_total = euros(doc.net_cents)
+    total.tax_total = (euros(doc.tax_cents), doc.currency)
+    total.grand_total = euros(doc.gross_cents)
+    total.due_amount = euros(doc.gross_cents)
+    return document
+
+
+def render_xml(doc: InvoiceDoc, *, xrechnung: bool = False) -> bytes:
+    """The CII XML; raises if it does not match the schema."""
+    schema = "FACTUR-X_EXTENDED" if xrechnung else "FACTUR-X_EN16931"
+    return build_document(doc, xrechnung=xrechnung).serialize(schema=schema)
