@@ -10,17 +10,15 @@ import threading
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import typst
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
-from facturx.facturx import _facturx_update_metadata_add_attachment
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from pypdf import PdfReader, PdfWriter
 
+from documents.facturx_embed import embed_xml
 from documents.model import InvoiceDoc, euros
 from documents.texts import texts
 
@@ -206,32 +204,14 @@ def render_pdf(doc: InvoiceDoc, xml: bytes) -> bytes:
 
 
 def embed_facturx(pdf: bytes, xml: bytes, doc: InvoiceDoc) -> bytes:
-    """Attach ``factur-x.xml`` (AFRelationship Alternative) and the Factur-X XMP metadata.
-
-    factur-x's own ``generate_from_binary`` clones every PDF object with pypdf (~30 ms);
-    an incremental update with the same factur-x routine writes only what changes.
-    """
-    writer = PdfWriter(PdfReader(BytesIO(pdf)), incremental=True)
-    _facturx_update_metadata_add_attachment(
-        writer,
-        xml,
-        {
-            "author": doc.seller["name"],
-            "title": doc.number,
-            "subject": f"{doc.number} {doc.buyer_display_name}",
-            "keywords": "Factur-X, ZUGFeRD, EN 16931",
-        },
-        "factur-x",
-        "en16931",
-        orderx_type=None,
-        lang="de-DE",
-        additional_attachments={},
-        afrelationship="alternative",
-        xmp_compression=True,
-    )
-    out = BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    """Attach ``factur-x.xml`` and the Factur-X XMP metadata (incremental update)."""
+    metadata = {
+        "author": doc.seller["name"],
+        "title": doc.number,
+        "subject": f"{doc.number} {doc.buyer_display_name}",
+        "keywords": "Factur-X, ZUGFeRD, EN 16931",
+    }
+    return embed_xml(pdf, xml, metadata, datetime.combine(doc.issue_date, time(0), UTC))
 
 
 def render_png(doc: InvoiceDoc) -> bytes:

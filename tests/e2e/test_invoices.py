@@ -3,6 +3,7 @@ pass the official rules. Totals are computed by hand in this file."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from datetime import date
@@ -11,9 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from config import PROJECT_ROOT
+from db.models import Invoice
 from tests.factories import business_body, consumer_body, contract_body, create_customer
 from tests.helpers import auth, eventually
 
@@ -115,8 +120,6 @@ async def test_tax_matrix_and_valid_e_invoices(
         checked = validate(folder / "xrechnung.xml", xrechnung=True)
         assert checked.returncode == 0, checked.stdout
         assert b"04011000-1234512345-06" in xr.content
-    import hashlib
-
     by_kind = {d["kind"]: d["sha256"] for d in invoice["documents"]}
     assert by_kind["pdf"] == hashlib.sha256(pdf.content).hexdigest()
 
@@ -204,3 +207,27 @@ async def test_credit_notes(
     path_pdf.write_bytes(pdf.content)
     result = validate(path_pdf)
     assert result.returncode == 0, result.stdout
+
+
+IMMUTABLE = [
+    "UPDATE invoice SET gross_cents = gross_cents + 1 WHERE id = :id",
+    "DELETE FROM invoice WHERE id = :id",
+    "UPDATE invoice_line SET net_cents = 0 WHERE invoice_id = :id",
+    "DELETE FROM invoice_line WHERE invoice_id = :id",
+    "UPDATE invoice_document SET sha256 = 'x' WHERE invoice_id = :id",
+    "DELETE FROM invoice_document WHERE invoice_id = :id",
+]
+
+
+async def test_an_issued_invoice_cannot_be_changed(
+    api: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    invoice = await first_invoice(api, await create_customer(api))
+    async with session_factory() as session:
+        invoice_id = (
+            await session.execute(select(Invoice.id).where(Invoice.number == invoice["number"]))
+        ).scalar_one()
+    for statement in IMMUTABLE:
+        async with session_factory() as session:
+            with pytest.raises(DBAPIError, match="history and are never changed"):
+                await session.execute(text(statement), {"id": invoice_id})
