@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from config import PROJECT_ROOT
 from db.models import Invoice
 from tests.factories import business_body, consumer_body, contract_body, create_customer
-from tests.helpers import auth, eventually
+from tests.helpers import auth, eventually, record_history
 
 pytestmark = pytest.mark.usefixtures("catalog", "worker")
 
@@ -204,9 +204,11 @@ async def test_credit_notes(
     assert len(await eventually(documents, lambda d: len(d) >= 2, 30)) >= 2
     pdf = await api.get(f"/v1/invoices/{credit['number']}.pdf", headers=auth("finance"))
     path_pdf = settings.archive_dir / "check" / f"{credit['number']}.pdf"
+    path_pdf.parent.mkdir(parents=True, exist_ok=True)
     path_pdf.write_bytes(pdf.content)
     result = validate(path_pdf)
     assert result.returncode == 0, result.stdout
+    await record_history(temporal_env.client, f"invoice-{credit['number']}", "invoice")
 
 
 IMMUTABLE = [

@@ -24,7 +24,7 @@ TEXTS = {str(path.relative_to(HISTORIES).with_suffix("")): path.read_text() for 
 
 def test_the_corpus_covers_the_workflow() -> None:
     names = {path.name.rsplit("-", 1)[0] for path in FILES if path.parent == HISTORIES}
-    assert {"catch-up", "plan-changes", "ordinary-cancellation", "signals"} <= names
+    assert {"catch-up", "plan-changes", "ordinary-cancellation", "signals", "invoice"} <= names
     events = set()
     for text in TEXTS.values():
         for event in json.loads(text)["events"]:
