@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = 30.0
+    # After this many failed attempts (connection refused, timeouts, 4xx) the document
+    # goes by post; Temporal retries in between with backoff from 2 s up to 5 min.
+    smtp_max_attempts: int = 10
     mail_from: str = "faktura Demo Hosting <billing@faktura.example>"
 
     # Comma-separated keys per role. The defaults are for the local dev stack only.

@@ -7,6 +7,7 @@ finish (bounded) and exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -14,13 +15,24 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleRange,
+    ScheduleSpec,
+)
 from temporalio.worker import Worker
 
+from activities.delivery import Mailer
 from activities.registry import build_activities
 from config import Settings, get_settings
 from db.engine import make_engine, make_session_factory
 from temporal_client import connect
+from workflows.print_batch import SCHEDULE_ID as PRINT_SCHEDULE_ID
+from workflows.print_batch import PrintBatchWorkflow
 from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("faktura.worker")
@@ -28,14 +40,18 @@ log = logging.getLogger("faktura.worker")
 
 @asynccontextmanager
 async def running_worker(
-    settings: Settings, client: Client | None = None, *, task_queue: str | None = None
+    settings: Settings,
+    client: Client | None = None,
+    *,
+    task_queue: str | None = None,
+    mailer: Mailer | None = None,
 ) -> AsyncIterator[Worker]:
     """A started worker with every workflow and activity of faktura, wired to ``settings``."""
     engine = make_engine(settings.database_url, settings.db_pool_size)
     try:
         client = client or await connect(settings)
         activities: Sequence[Callable[..., Any]] = build_activities(
-            settings, make_session_factory(engine)
+            settings, make_session_factory(engine), mailer
         )
         worker = Worker(
             client,
@@ -50,12 +66,29 @@ async def running_worker(
         await engine.dispose()
 
 
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Fleet jobs as Temporal Schedules (created once, kept across restarts)."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            PrintBatchWorkflow.run, id="print-batch", task_queue=settings.temporal_task_queue
+        ),
+        spec=ScheduleSpec(
+            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(18)], minute=[ScheduleRange(0)])],
+            time_zone_name="Europe/Berlin",
+        ),
+    )
+    with contextlib.suppress(ScheduleAlreadyRunningError):
+        await client.create_schedule(PRINT_SCHEDULE_ID, schedule)
+
+
 async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_worker(settings):
+    client = await connect(settings)
+    await ensure_schedules(client, settings)
+    async with running_worker(settings, client):
         log.info(
             "worker polling task queue %s on %s",
             settings.temporal_task_queue,

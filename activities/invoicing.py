@@ -65,7 +65,7 @@ def invoice_doc(invoice: Invoice, lines: list[InvoiceLineRow], seller: dict) -> 
     )
 
 
-def _write_once(path: Path, content: bytes) -> None:
+def write_once(path: Path, content: bytes) -> None:
     """Write atomically; an existing file with other content is never replaced."""
     if path.exists():
         if path.read_bytes() != content:
@@ -108,7 +108,11 @@ class InvoiceActivities:
             )
         kinds = {"pdf", "xml"} | ({"xrechnung"} if doc.xrechnung else set())
         if {d.kind for d in stored} >= kinds:
-            return InvoiceDocuments(number=input.number, sha256={d.kind: d.sha256 for d in stored})
+            return InvoiceDocuments(
+                number=input.number,
+                sha256={d.kind: d.sha256 for d in stored},
+                customer_id=str(invoice.customer_id),
+            )
         xml = render_xml(doc)
         contents = {"xml": xml, "pdf": render_pdf(doc, xml)}
         if doc.xrechnung:
@@ -120,7 +124,7 @@ class InvoiceActivities:
         async with self.session_factory() as session, session.begin():
             for kind, content in contents.items():
                 path = folder / names[kind]
-                _write_once(path, content)
+                write_once(path, content)
                 digest = hashlib.sha256(content).hexdigest()
                 await session.execute(
                     insert(InvoiceDocument)
@@ -129,4 +133,6 @@ class InvoiceActivities:
                     .on_conflict_do_nothing()
                 )  # fmt: skip
                 hashes[kind] = digest
-        return InvoiceDocuments(number=input.number, sha256=hashes)
+        return InvoiceDocuments(
+            number=input.number, sha256=hashes, customer_id=str(invoice.customer_id)
+        )

@@ -8,13 +8,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.contracts import ContractActivities
+from activities.delivery import DeliveryActivities, Mailer, SmtpMailer
 from activities.invoicing import InvoiceActivities
 from activities.provisioning import Provisioner, RecordingProvisioner, WebhookProvisioner
 from config import Settings
 
 
 def build_activities(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    mailer: Mailer | None = None,
 ) -> list[Callable[..., Any]]:
     provisioner: Provisioner = (
         WebhookProvisioner(settings.provisioning_webhook_url, settings.provisioning_timeout_seconds)
@@ -23,4 +26,12 @@ def build_activities(
     )
     contracts = ContractActivities(session_factory, provisioner, settings)
     invoices = InvoiceActivities(session_factory, settings)
-    return [*contracts.all(), invoices.render_invoice_documents]
+    delivery = DeliveryActivities(
+        session_factory, settings, mailer or SmtpMailer(settings), invoices
+    )
+    return [
+        *contracts.all(),
+        invoices.render_invoice_documents,
+        delivery.send_document,
+        delivery.build_print_batch,
+    ]

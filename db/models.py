@@ -274,3 +274,65 @@ class InvoiceDocument(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     size: int
     created_at: datetime = _timestamp()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One delivery of one document for one purpose; the database makes it happen once.
+
+    status: pending -> sending -> sent (SMTP accepted), or -> postal (queued for print).
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (UniqueConstraint("purpose", "reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=40)  # invoice | dunning-1 | cancellation ...
+    reference: str = Field(max_length=60)  # e.g. the invoice number
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True)
+    message_id: str = Field(unique=True, max_length=200)
+    recipient: str
+    subject: str
+    status: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    smtp_reply: str | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = _timestamp()
+
+
+class PostalItem(SQLModel, table=True):
+    """A document to print and post; collected into one daily print batch."""
+
+    __tablename__ = "postal_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox_message.id", unique=True)
+    document_path: str
+    address: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    reason: str = Field(max_length=40)  # customer_chose_postal | email_rejected | email_failed
+    queued_at: datetime = _timestamp()
+    batch_date: date | None = Field(default=None, index=True)
+
+
+class PrintBatch(SQLModel, table=True):
+    __tablename__ = "print_batch"
+
+    batch_date: date = Field(primary_key=True)
+    pdf_path: str
+    manifest_path: str
+    items: int
+    sha256: str = Field(max_length=64)
+    created_at: datetime = _timestamp()
+
+
+class CustomerFlag(SQLModel, table=True):
+    """Something support should look at, e.g. ``email_bounced``."""
+
+    __tablename__ = "customer_flag"
+    __table_args__ = (UniqueConstraint("customer_id", "flag"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True)
+    flag: str = Field(max_length=40)
+    detail: str
+    created_at: datetime = _timestamp()

@@ -204,7 +204,9 @@ class ContractWorkflow:
         with contextlib.suppress(WorkflowAlreadyStartedError):  # started before a retry
             await workflow.start_child_workflow(
                 InvoiceWorkflow.run,
-                InvoiceWorkflowInput(number=number, contract_id=self.contract_id),
+                InvoiceWorkflowInput(
+                    number=number, contract_id=self.contract_id, customer_id=self.customer_id
+                ),
                 id=f"invoice-{number}",
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 static_summary=f"Invoice {number} of contract {self.contract_id}",

@@ -1,8 +1,8 @@
 """InvoiceWorkflow: one visible run per issued invoice (``invoice-{number}``).
 
 Started by the contract's workflow as a child with parent-close policy ABANDON, so it
-outlives the parent's continue-as-new. Today it renders and archives the documents;
-delivery and collection extend it.
+outlives the parent's continue-as-new. It renders and archives the documents, then
+delivers them (e-mail, or post); collection extends it.
 """
 
 from __future__ import annotations
@@ -15,18 +15,32 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.models import (
+        DeliveryResult,
         InvoiceDocuments,
         InvoiceSummary,
         InvoiceWorkflowInput,
         RenderInvoiceInput,
+        SendDocumentInput,
     )
 
 RENDER_INVOICE_DOCUMENTS = "render_invoice_documents"
+SEND_DOCUMENT = "send_document"
 
 RENDERING = {
     "start_to_close_timeout": timedelta(minutes=2),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
 }
+# Transient SMTP failures back off from 2 s to 5 min; the activity itself gives up after
+# FAKTURA_SMTP_MAX_ATTEMPTS and posts the document instead, so this never runs forever.
+DELIVERY = {
+    "start_to_close_timeout": timedelta(minutes=2),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=2),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=5),
+    ),
+}
+DELIVER_DOCUMENTS = "deliver-documents"  # patch: runs recorded before delivery existed
 
 
 @workflow.defn
@@ -43,9 +57,24 @@ class InvoiceWorkflow:
             result_type=InvoiceDocuments,
             **RENDERING,
         )
-        self.status = "documents_ready"
-        workflow.upsert_search_attributes([sa.INVOICE_STATUS.value_set(self.status)])
-        return InvoiceSummary(number=input.number, documents=documents.sha256)
+        self._set_status("documents_ready")
+        delivery = None
+        if workflow.patched(DELIVER_DOCUMENTS):
+            customer_id = input.customer_id or documents.customer_id
+            delivery = await workflow.execute_activity(
+                SEND_DOCUMENT,
+                SendDocumentInput(
+                    purpose="invoice", reference=input.number, customer_id=customer_id or ""
+                ),
+                result_type=DeliveryResult,
+                **DELIVERY,
+            )
+            self._set_status(f"delivered_{delivery.channel.value}")
+        return InvoiceSummary(number=input.number, documents=documents.sha256, delivery=delivery)
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        workflow.upsert_search_attributes([sa.INVOICE_STATUS.value_set(status)])
 
     @workflow.query
     def status_of(self) -> str:

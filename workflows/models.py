@@ -201,6 +201,7 @@ class PaymentMethodChanged(BaseModel):
 class InvoiceWorkflowInput(BaseModel):
     number: str
     contract_id: str
+    customer_id: str | None = None
 
 
 class RenderInvoiceInput(BaseModel):
@@ -210,8 +211,38 @@ class RenderInvoiceInput(BaseModel):
 class InvoiceDocuments(BaseModel):
     number: str
     sha256: dict[str, str]
+    customer_id: str | None = None
 
 
 class InvoiceSummary(BaseModel):
     number: str
     documents: dict[str, str]
+    delivery: DeliveryResult | None = None
+
+
+class DeliveryChannel(StrEnum):
+    EMAIL = "email"
+    POSTAL = "postal"
+
+
+class SendDocumentInput(BaseModel):
+    purpose: str  # invoice | dunning-1 | cancellation ...
+    reference: str  # the document's number
+    customer_id: str
+
+
+class DeliveryResult(BaseModel):
+    channel: DeliveryChannel
+    message_id: str
+    status: str
+    smtp_reply: str | None = None
+
+
+class PrintBatchInput(BaseModel):
+    day: date
+
+
+class PrintBatchResult(BaseModel):
+    day: date
+    items: int
+    pdf_path: str | None

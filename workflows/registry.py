@@ -2,5 +2,6 @@
 
 from workflows.contract import ContractWorkflow
 from workflows.invoice import InvoiceWorkflow
+from workflows.print_batch import PrintBatchWorkflow
 
-WORKFLOWS = [ContractWorkflow, InvoiceWorkflow]
+WORKFLOWS = [ContractWorkflow, InvoiceWorkflow, PrintBatchWorkflow]

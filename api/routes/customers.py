@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import BaseModel
+from sqlalchemy import select
 
 from api.auth import Principal, RequireRole
 from api.deps import SessionDep, SettingsDep
@@ -20,7 +23,7 @@ from api.schemas import (
 )
 from config import Role
 from db.idempotency import claim, fingerprint
-from db.models import Customer
+from db.models import Customer, CustomerFlag
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -128,6 +131,36 @@ async def create_customer(
         customer = _new_customer(got.resource_id, body, print_)
         session.add(customer)
     return customer_out(customer)
+
+
+class FlaggedCustomer(BaseModel):
+    customer: CustomerOut
+    flag: str
+    detail: str
+    flagged_at: datetime
+
+
+@router.get("", response_model=list[FlaggedCustomer])
+async def flagged_customers(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(Role.SUPPORT, Role.CRM))],
+    flag: Annotated[str, Query(max_length=40, description="e.g. email_bounced")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[FlaggedCustomer]:
+    """Customers support should look at, newest flag first."""
+    rows = await session.execute(
+        select(Customer, CustomerFlag)
+        .join(CustomerFlag, CustomerFlag.customer_id == Customer.id)
+        .where(CustomerFlag.flag == flag)
+        .order_by(CustomerFlag.created_at.desc())
+        .limit(limit)
+    )
+    return [
+        FlaggedCustomer(
+            customer=customer_out(customer), flag=f.flag, detail=f.detail, flagged_at=f.created_at
+        )
+        for customer, f in rows.all()
+    ]
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)

@@ -268,7 +268,11 @@ async def create_credit_note(
         response.status_code = status.HTTP_200_OK
     await request.app.state.temporal.start_workflow(
         InvoiceWorkflow.run,
-        InvoiceWorkflowInput(number=note.number, contract_id=str(note.contract_id)),
+        InvoiceWorkflowInput(
+            number=note.number,
+            contract_id=str(note.contract_id),
+            customer_id=str(note.customer_id),
+        ),
         id=f"invoice-{note.number}",
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

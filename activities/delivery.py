@@ -1,0 +1,290 @@
+"""Delivery of documents: e-mail with an exactly-once effect, postal fallback, print batches.
+
+``send_document`` is the one path for every document (invoices now; dunning letters and
+cancellation confirmations reuse it): an outbox row per (purpose, reference) with a
+deterministic Message-ID decides whether a mail was already accepted.
+
+The remaining at-least-once window: the SMTP server accepted the message but the worker
+died before the outbox row was marked ``sent`` (milliseconds). The retry then sends again
+with the same Message-ID, which receiving systems use to drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+import aiosmtplib
+from pypdf import PdfWriter
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.invoicing import InvoiceActivities, write_once
+from config import Settings, SmtpSecurity
+from db.models import (
+    Customer,
+    CustomerFlag,
+    InvoiceDocument,
+    OutboxMessage,
+    PostalItem,
+    PrintBatch,
+    utcnow,
+)
+from documents.mail import MailContent, build_message, invoice_mail, message_id
+from workflows.models import (
+    DeliveryChannel,
+    DeliveryResult,
+    PrintBatchInput,
+    PrintBatchResult,
+    SendDocumentInput,
+)
+
+
+class PermanentDeliveryError(Exception):
+    """The mail system refused the message for good (5xx): no retry will help."""
+
+
+class Mailer(Protocol):
+    async def send(self, message: EmailMessage) -> str:
+        """Hand the message to the SMTP server; return its reply. Raises
+        ``PermanentDeliveryError`` for 5xx refusals, anything else is transient."""
+        ...
+
+
+class SmtpMailer:
+    """aiosmtplib with STARTTLS, implicit TLS and AUTH as the settings say."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def send(self, message: EmailMessage) -> str:
+        s = self.settings
+        try:
+            _, reply = await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_user,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                use_tls=s.smtp_security is SmtpSecurity.TLS,
+                start_tls=s.smtp_security is SmtpSecurity.STARTTLS,
+                timeout=s.smtp_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as refused:
+            codes = [error.code for error in refused.recipients]
+            if all(code >= 500 for code in codes):
+                raise PermanentDeliveryError(str(refused.recipients[0])) from None
+            raise
+        except aiosmtplib.SMTPResponseException as error:
+            if error.code >= 500:
+                raise PermanentDeliveryError(f"{error.code} {error.message}") from None
+            raise
+        return reply
+
+
+Composer = Callable[[AsyncSession, str], Awaitable[tuple[MailContent, Path]]]
+
+
+class DeliveryActivities:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        mailer: Mailer,
+        invoices: InvoiceActivities,
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.mailer = mailer
+        # purpose -> how to build its mail and which PDF goes to print
+        self.composers: dict[str, Composer] = {"invoice": self._compose_invoice}
+        self.invoices = invoices
+
+    async def _compose_invoice(
+        self, session: AsyncSession, number: str
+    ) -> tuple[MailContent, Path]:
+        invoice, doc = await self.invoices.load_doc(session, number)
+        documents = {
+            d.kind: Path(d.path)
+            for d in (
+                await session.execute(
+                    select(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice.id)
+                )
+            ).scalars()
+        }
+        xrechnung = documents["xrechnung"].read_bytes() if "xrechnung" in documents else None
+        return invoice_mail(doc, documents["pdf"].read_bytes(), xrechnung), documents["pdf"]
+
+    @activity.defn
+    async def send_document(self, input: SendDocumentInput) -> DeliveryResult:
+        """Deliver once: by e-mail, or by post when the customer chose it or e-mail failed."""
+        compose = self.composers[input.purpose]
+        async with self.session_factory() as session:
+            content, pdf_path = await compose(session, input.reference)
+            customer = await session.get(Customer, input.customer_id)
+            assert customer is not None
+        msgid = message_id(input.purpose, input.reference, self.settings.mail_from)
+        async with self.session_factory() as session, session.begin():
+            await session.execute(
+                insert(OutboxMessage)
+                .values(purpose=input.purpose, reference=input.reference,
+                        customer_id=customer.id, message_id=msgid,
+                        recipient=content.recipient, subject=content.subject)
+                .on_conflict_do_nothing()
+            )  # fmt: skip
+            row = (
+                await session.execute(
+                    select(OutboxMessage).where(OutboxMessage.message_id == msgid).with_for_update()
+                )
+            ).scalar_one()
+            if row.status in ("sent", "postal"):
+                return self._result(row)
+            if customer.invoice_channel == "postal":
+                await self._to_post(session, row, customer, pdf_path, "customer_chose_postal")
+                return self._result(row)
+            row.status = "sending"
+            row.attempts += 1
+        message = build_message(
+            content, sender=self.settings.mail_from, msgid=msgid, now=datetime.now(UTC)
+        )
+        try:
+            reply = await self.mailer.send(message)
+        except PermanentDeliveryError as refused:
+            return await self._fall_back(msgid, customer, pdf_path, "email_rejected", str(refused))
+        except Exception as error:
+            if activity.info().attempt >= self.settings.smtp_max_attempts:
+                return await self._fall_back(
+                    msgid, customer, pdf_path, "email_failed", f"{type(error).__name__}: {error}"
+                )
+            async with self.session_factory() as session, session.begin():
+                row = await self._row(session, msgid)
+                row.last_error = f"{type(error).__name__}: {error}"[:500]
+            raise
+        async with self.session_factory() as session, session.begin():
+            row = await self._row(session, msgid)
+            row.status, row.smtp_reply, row.sent_at = "sent", reply[:500], utcnow()
+            return self._result(row)
+
+    async def _row(self, session: AsyncSession, msgid: str) -> OutboxMessage:
+        return (
+            await session.execute(
+                select(OutboxMessage).where(OutboxMessage.message_id == msgid).with_for_update()
+            )
+        ).scalar_one()
+
+    async def _fall_back(
+        self, msgid: str, customer: Customer, pdf_path: Path, reason: str, detail: str
+    ) -> DeliveryResult:
+        """E-mail failed for good: post the document and flag the customer for support."""
+        async with self.session_factory() as session, session.begin():
+            row = await self._row(session, msgid)
+            row.last_error = detail[:500]
+            await self._to_post(session, row, customer, pdf_path, reason)
+            await session.execute(
+                insert(CustomerFlag)
+                .values(customer_id=customer.id, flag="email_bounced",
+                        detail=f"{row.recipient}: {detail}"[:500])
+                .on_conflict_do_nothing()
+            )  # fmt: skip
+            return self._result(row)
+
+    async def _to_post(
+        self,
+        session: AsyncSession,
+        row: OutboxMessage,
+        customer: Customer,
+        pdf_path: Path,
+        reason: str,
+    ) -> None:
+        row.status = "postal"
+        address = [
+            line
+            for line in (
+                customer.company,
+                customer.name,
+                f"{customer.street} {customer.house_number}",
+                f"{customer.postcode} {customer.city}",
+                customer.country if customer.country != "DE" else None,
+            )
+            if line
+        ]
+        await session.execute(
+            insert(PostalItem)
+            .values(outbox_id=row.id, document_path=str(pdf_path), address=address, reason=reason)
+            .on_conflict_do_nothing()
+        )
+
+    @staticmethod
+    def _result(row: OutboxMessage) -> DeliveryResult:
+        channel = DeliveryChannel.EMAIL if row.status == "sent" else DeliveryChannel.POSTAL
+        return DeliveryResult(
+            channel=channel, message_id=row.message_id, status=row.status, smtp_reply=row.smtp_reply
+        )
+
+    @activity.defn
+    async def build_print_batch(self, input: PrintBatchInput) -> PrintBatchResult:
+        """All postal items queued until ``day`` into one PDF and a CSV manifest (once per day)."""
+        async with self.session_factory() as session, session.begin():
+            existing = await session.get(PrintBatch, input.day)
+            if existing is not None:
+                return PrintBatchResult(
+                    day=input.day, items=existing.items, pdf_path=existing.pdf_path
+                )
+            items = (
+                (
+                    await session.execute(
+                        select(PostalItem)
+                        .where(PostalItem.batch_date.is_(None))
+                        .order_by(PostalItem.id)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not items:
+                return PrintBatchResult(day=input.day, items=0, pdf_path=None)
+            folder = self.settings.archive_dir / "print" / f"{input.day:%Y/%m}"
+            pdf, manifest = _merge(items, input.day)
+            pdf_path = folder / f"print-{input.day.isoformat()}.pdf"
+            manifest_path = folder / f"print-{input.day.isoformat()}.csv"
+            write_once(pdf_path, pdf)
+            write_once(manifest_path, manifest)
+            for item in items:
+                item.batch_date = input.day
+            session.add(
+                PrintBatch(batch_date=input.day, pdf_path=str(pdf_path),
+                           manifest_path=str(manifest_path), items=len(items),
+                           sha256=hashlib.sha256(pdf).hexdigest())
+            )  # fmt: skip
+            return PrintBatchResult(day=input.day, items=len(items), pdf_path=str(pdf_path))
+
+
+def _merge(items: list[PostalItem], day: date) -> tuple[bytes, bytes]:
+    """One PDF with every document (each starting on a new sheet) and its manifest."""
+    writer = PdfWriter()
+    rows = io.StringIO()
+    manifest = csv.writer(rows, delimiter=";")
+    manifest.writerow(["position", "document", "first_page", "pages", "reason", "address"])
+    for position, item in enumerate(items, start=1):
+        first = len(writer.pages) + 1
+        writer.append(item.document_path)
+        pages = len(writer.pages) - first + 1
+        if pages % 2:  # duplex printing: the next letter starts on a fresh sheet
+            writer.add_blank_page()
+        manifest.writerow(
+            [position, Path(item.document_path).name, first, pages, item.reason,
+             " | ".join(item.address)]
+        )  # fmt: skip
+    writer.add_metadata({"/Title": f"Print batch {day.isoformat()}"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue(), rows.getvalue().encode()

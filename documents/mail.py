@@ -1,0 +1,198 @@
+"""E-mails: jinja2 templates (plain text + HTML, German or English) into one MIME message.
+
+The Message-ID is derived from the document and purpose, never random: a message sent
+twice carries the same id, so mail systems can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from segno import helpers as qr_helpers
+
+from documents.model import InvoiceDoc, euros
+from documents.pdf import _day, _grouped, _masked, _money
+
+TEMPLATES = Path(__file__).parent / "templates" / "mail"
+QR_CID = "girocode"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mime: str  # "application/pdf"
+
+
+@dataclass(frozen=True)
+class MailContent:
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...] = ()
+    inline_images: dict[str, bytes] = field(default_factory=dict)  # content-id -> PNG
+
+
+def message_id(purpose: str, reference: str, sender: str) -> str:
+    """``<invoice.RE-2026-0000001@faktura.example>``: the same for every send of this mail."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "faktura.local"
+    safe = re.sub(r"[^A-Za-z0-9._-]", "-", f"{purpose}.{reference}")
+    return f"<{safe}@{domain}>"
+
+
+def build_message(content: MailContent, *, sender: str, msgid: str, now: datetime) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = content.recipient
+    message["Subject"] = content.subject
+    message["Message-ID"] = msgid
+    message["Date"] = format_datetime(now)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(content.text)
+    message.add_alternative(content.html, subtype="html")
+    html_part = message.get_payload()[1]
+    for cid, png in content.inline_images.items():
+        html_part.add_related(png, "image", "png", cid=f"<{cid}>", filename=f"{cid}.png")
+    for attachment in content.attachments:
+        maintype, subtype = attachment.mime.split("/")
+        message.add_attachment(
+            attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
+    return message
+
+
+@lru_cache
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(["html"], default_for_string=False, default=False),
+        keep_trailing_newline=True,
+    )
+
+
+def _texts(language: str, c: dict[str, Any]) -> dict[str, str]:
+    """The sentences of the invoice mail in the buyer's language."""
+    if language == "de":
+        kind = "Rechnungskorrektur" if c["credit"] else "Rechnung"
+        return {
+            "hello": "Guten Tag",
+            "intro": f"anbei erhalten Sie Ihre {kind} {c['number']} vom {c['issue_date']} "
+            f"über {c['amount']}.",
+            "credited": "Den Betrag schreiben wir Ihnen gut"
+            + (f" (Korrektur zu {c['refers_to']})." if c["refers_to"] else "."),
+            "prenotification": "Vorabankündigung (Pre-Notification) der SEPA-Lastschrift",
+            "amount": "Betrag", "debit_date": "Einzugsdatum", "mandate": "Mandatsreferenz",
+            "creditor": "Gläubiger-ID", "account": "Konto",
+            "transfer": f"Bitte überweisen Sie {c['amount']} bis zum {c['due_date']}:",
+            "payee": "Empfänger", "reference": "Verwendungszweck",
+            "girocode": "Mit dem GiroCode in dieser E-Mail füllt Ihre Banking-App "
+            "die Überweisung aus.",
+            "attachment": "Die Rechnung liegt als PDF bei; sie enthält die Rechnungsdaten auch "
+            "maschinenlesbar (ZUGFeRD/Factur-X, EN 16931)."
+            + (" Die XRechnung liegt zusätzlich als XML bei." if c["xrechnung"] else ""),
+            "regards": "Mit freundlichen Grüßen",
+        }  # fmt: skip
+    kind = "credit note" if c["credit"] else "invoice"
+    return {
+        "hello": "Hello",
+        "intro": f"please find attached your {kind} {c['number']} of {c['issue_date']} "
+        f"for {c['amount']}.",
+        "credited": "We credit the amount to your account"
+        + (f" (correction of {c['refers_to']})." if c["refers_to"] else "."),
+        "prenotification": "Pre-notification of the SEPA direct debit",
+        "amount": "Amount", "debit_date": "Debit date", "mandate": "Mandate reference",
+        "creditor": "Creditor ID", "account": "Account",
+        "transfer": f"Please transfer {c['amount']} by {c['due_date']}:",
+        "payee": "Payee", "reference": "Reference",
+        "girocode": "Scan the GiroCode in this e-mail with your banking app "
+        "to fill in the transfer.",
+        "attachment": "The PDF carries the invoice data in machine-readable form as well "
+        "(ZUGFeRD/Factur-X, EN 16931)."
+        + (" The XRechnung is attached as XML." if c["xrechnung"] else ""),
+        "regards": "Kind regards",
+    }  # fmt: skip
+
+
+def girocode(doc: InvoiceDoc) -> bytes:
+    """EPC QR code ("GiroCode") for the transfer: payee, IBAN, BIC, amount, reference."""
+    qr = qr_helpers.make_epc_qr(
+        name=doc.seller["name"][:70],
+        iban=doc.seller["iban"],
+        bic=doc.seller["bic"],
+        amount=euros(doc.gross_cents),
+        text=doc.number,
+    )
+    out = BytesIO()
+    qr.save(out, kind="png", scale=4, border=2)
+    return out.getvalue()
+
+
+def invoice_mail(doc: InvoiceDoc, pdf: bytes, xrechnung_xml: bytes | None) -> MailContent:
+    """The invoice e-mail: one invoice per mail, PDF attached, payment details in the body."""
+    language = doc.buyer.get("language", "de")
+    locale = "de_DE" if language == "de" else "en_GB"
+    seller, payment = doc.seller, doc.payment
+    amount = _money(doc.gross_cents, locale).replace("\xa0", " ")  # plain space in mail
+    credit = doc.is_credit_note
+    sepa = payment["method"] == "sepa_direct_debit" and not credit
+    if language == "de":
+        kind = "Rechnungskorrektur" if credit else "Rechnung"
+        subject = f"Ihre {kind} {doc.number} über {amount}"
+    else:
+        kind = "credit note" if credit else "invoice"
+        subject = f"Your {kind} {doc.number} for {amount}"
+    debit_date = date.fromisoformat(payment["debit_date"]) if sepa else None
+    context: dict[str, Any] = {
+        "lang": language,
+        "subject": subject,
+        "greeting_name": doc.buyer["name"],
+        "number": doc.number,
+        "issue_date": _day(doc.issue_date, locale),
+        "amount": amount,
+        "credit": credit,
+        "refers_to": doc.preceding_number,
+        "sepa": sepa,
+        "debit_date": _day(debit_date, locale) if debit_date else None,
+        "mandate_reference": payment.get("mandate_reference"),
+        "creditor_id": payment.get("creditor_id"),
+        "masked_iban": _masked(payment["iban"]) if sepa else None,
+        "due_date": _day(doc.due_date, locale),
+        "seller_name": seller["name"],
+        "seller_iban": _grouped(seller["iban"]),
+        "seller_bic": seller["bic"],
+        "seller_email": seller["email"],
+        "seller_address": (
+            f"{seller['street']} {seller['house_number']}, {seller['postcode']} {seller['city']}"
+        ),
+        "xrechnung": xrechnung_xml is not None,
+        "qr_cid": QR_CID,
+    }
+    env = _environment()
+    t = _texts(language, context)
+    text = env.get_template("invoice.txt.j2").render(**context, t=t)
+    html = env.get_template("invoice.html.j2").render(**context, t=t)
+    attachments = [Attachment(f"{doc.number}.pdf", pdf, "application/pdf")]
+    if xrechnung_xml is not None:
+        attachments.append(
+            Attachment(f"{doc.number}-xrechnung.xml", xrechnung_xml, "application/xml")
+        )
+    images = {QR_CID: girocode(doc)} if not sepa and not credit else {}
+    return MailContent(
+        recipient=doc.buyer["email"],
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=tuple(attachments),
+        inline_images=images,
+    )

@@ -1,0 +1,284 @@
+"""Delivery against a real SMTP server (aiosmtpd): content, outages, rejections, crashes,
+postal fallback and the daily print batch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import email
+import email.policy
+import hashlib
+import uuid
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pypdf import PdfReader
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from activities.delivery import DeliveryActivities, SmtpMailer
+from activities.invoicing import InvoiceActivities
+from config import Settings
+from db.models import OutboxMessage, PostalItem
+from devstack.processes import free_port
+from devstack.smtp_sink import MailSink
+from tests.factories import business_body, consumer_body, contract_body, create_customer
+from tests.helpers import auth, eventually
+from worker import running_worker
+from workflows.models import PrintBatchInput, SendDocumentInput
+from workflows.print_batch import PrintBatchWorkflow
+
+FIRST = date.today().replace(day=1)
+HOSTING = [{"product_code": "hosting-m-monthly", "domain": "zustellung.de"}]
+
+
+def mails_with(sink: MailSink, msgid: str) -> list[EmailMessage]:
+    found = []
+    for path in sink.messages():
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["Message-ID"] == msgid:
+            found.append(message)
+    return found
+
+
+async def invoice_of(
+    api: httpx.AsyncClient, customer: dict[str, Any], *, within: float = 30
+) -> dict[str, Any]:
+    body = contract_body(customer["id"], start_date=FIRST.isoformat(), items=HOSTING)
+    contract = (await api.post("/v1/contracts", json=body, headers=auth("crm"))).json()
+
+    async def page() -> dict[str, Any]:
+        path = f"/v1/contracts/{contract['id']}/invoices"
+        return (await api.get(path, headers=auth("finance"))).json()
+
+    listed = await eventually(page, lambda p: p.get("total", 0) >= 1, within)
+    number = listed["items"][0]["number"]
+    detail = await eventually(
+        lambda: api.get(f"/v1/invoices/{number}", headers=auth("finance")),
+        lambda r: len(r.json()["documents"]) >= 2,
+        within,
+    )
+    return detail.json()
+
+
+async def outbox(factory: async_sessionmaker[AsyncSession], number: str) -> OutboxMessage | None:
+    async with factory() as session:
+        return (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.reference == number))
+        ).scalar_one_or_none()
+
+
+def msgid(number: str) -> str:
+    return f"<invoice.{number}@faktura.example>"
+
+
+async def test_invoice_mail_content(
+    api: httpx.AsyncClient, worker: object, catalog: None, mail_sink: MailSink
+) -> None:
+    invoice = await invoice_of(api, await create_customer(api))
+    number = invoice["number"]
+    [mail] = await eventually(
+        lambda: asyncio.sleep(0, mails_with(mail_sink, msgid(number))), bool, 30
+    )
+    assert mail["To"] == "erika@example.org"
+    assert mail["Subject"] == f"Ihre Rechnung {number} über 19,98 €"
+    assert mail["From"] == "faktura Demo Hosting <billing@faktura.example>"
+    text = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    debit = date.fromisoformat(invoice["payment"]["debit_date"]).strftime("%d.%m.%Y")
+    for expected in ("19,98 €", debit, "M-0001", "DE98ZZZ09999999999", "DE89 **** **** 3000"):
+        assert expected in text, expected
+        assert expected in html, expected
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_filename() == f"{number}.pdf"
+    stored = {d["kind"]: d["sha256"] for d in invoice["documents"]}
+    assert hashlib.sha256(attachment.get_content()).hexdigest() == stored["pdf"]
+
+
+async def test_transfer_customer_gets_bank_details_girocode_and_xrechnung(
+    api: httpx.AsyncClient, worker: object, catalog: None, mail_sink: MailSink
+) -> None:
+    public = business_body(buyer_reference="04011000-1234512345-06", language="en")
+    invoice = await invoice_of(api, await create_customer(api, public))
+    [mail] = await eventually(
+        lambda: asyncio.sleep(0, mails_with(mail_sink, msgid(invoice["number"]))), bool, 30
+    )
+    assert mail["Subject"] == f"Your invoice {invoice['number']} for €19.97"
+    text = mail.get_body(("plain",)).get_content()
+    assert "DE89 3704 0044 0532 0130 00" in text and invoice["number"] in text
+    names = sorted(part.get_filename() for part in mail.iter_attachments())
+    assert names == [f"{invoice['number']}-xrechnung.xml", f"{invoice['number']}.pdf"]
+    images = [part for part in mail.walk() if part.get_content_type() == "image/png"]
+    assert len(images) == 1 and images[0]["Content-ID"] == "<girocode>"
+
+
+async def test_smtp_down_for_a_while_then_exactly_one_mail(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    catalog: None,
+    session_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    down = settings.model_copy(update={"smtp_port": port})
+    async with running_worker(down, temporal_env.client):
+        invoice = await invoice_of(api, await create_customer(api))
+        number = invoice["number"]
+        row = await eventually(
+            lambda: outbox(session_factory, number), lambda r: bool(r and r.last_error)
+        )
+        assert row is not None and row.status == "sending" and "Connect" in (row.last_error or "")
+        sink = MailSink(tmp_path / "mail", port=port)
+        sink.start()
+        try:
+            row = await eventually(
+                lambda: outbox(session_factory, number),
+                lambda r: r is not None and r.status == "sent",
+                60,
+            )
+            assert row is not None and row.status == "sent" and row.smtp_reply
+            assert len(mails_with(sink, msgid(number))) == 1
+            assert len(sink.messages()) == 1
+        finally:
+            sink.stop()
+
+
+async def test_rejected_address_goes_by_post_and_flags_the_customer(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    catalog: None,
+    session_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    sink = MailSink(tmp_path / "mail", port=free_port())
+    address = f"gone-{uuid.uuid4().hex[:6]}@example.org"
+    sink.handler.rejected_recipients.add(address)
+    sink.start()
+    try:
+        async with running_worker(
+            settings.model_copy(update={"smtp_port": sink.port}), temporal_env.client
+        ):
+            customer = await create_customer(api, consumer_body(email=address))
+            invoice = await invoice_of(api, customer)
+            row = await eventually(
+                lambda: outbox(session_factory, invoice["number"]),
+                lambda r: r is not None and r.status == "postal",
+            )
+            assert row is not None and "550" in (row.last_error or "")
+            assert sink.messages() == []
+            flagged = await api.get(
+                "/v1/customers", params={"flag": "email_bounced"}, headers=auth("support")
+            )
+            entry = next(f for f in flagged.json() if f["customer"]["id"] == customer["id"])
+            assert address in entry["detail"]
+
+            day = date(2099, 1, 1)
+            handle = await temporal_env.client.start_workflow(
+                PrintBatchWorkflow.run,
+                PrintBatchInput(day=day),
+                id=f"print-{uuid.uuid4()}",
+                task_queue=settings.temporal_task_queue,
+            )
+            batch = await handle.result()
+    finally:
+        sink.stop()
+    assert batch.items >= 1 and batch.pdf_path
+    manifest = Path(batch.pdf_path).with_suffix(".csv").read_text()
+    rows = list(csv.DictReader(manifest.splitlines(), delimiter=";"))
+    mine = next(r for r in rows if r["document"] == f"{invoice['number']}.pdf")
+    assert mine["reason"] == "email_rejected" and "Lindenweg 3" in mine["address"]
+    assert len(PdfReader(batch.pdf_path).pages) >= batch.items
+    async with session_factory() as session:
+        item = (
+            await session.execute(select(PostalItem).where(PostalItem.outbox_id == row.id))
+        ).scalar_one()
+    assert item.batch_date == day
+
+
+async def test_postal_customer_gets_no_mail(
+    api: httpx.AsyncClient,
+    worker: object,
+    catalog: None,
+    session_factory: async_sessionmaker[AsyncSession],
+    mail_sink: MailSink,
+) -> None:
+    invoice = await invoice_of(
+        api, await create_customer(api, consumer_body(invoice_channel="postal"))
+    )
+    row = await eventually(
+        lambda: outbox(session_factory, invoice["number"]),
+        lambda r: r is not None and r.status == "postal",
+    )
+    assert row is not None and row.attempts == 0
+    assert mails_with(mail_sink, msgid(invoice["number"])) == []
+
+
+class WorkerKilled(BaseException):
+    """Like SIGKILL: no ``except Exception`` handler of the activity runs."""
+
+
+class CrashAfterSend:
+    """The worker dies after the server accepted the mail, before the outbox row is updated."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.real = SmtpMailer(settings)
+
+    async def send(self, message: EmailMessage) -> str:
+        await self.real.send(message)
+        raise WorkerKilled
+
+
+async def test_crash_between_send_and_record_gives_at_most_one_duplicate_with_the_same_id(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    catalog: None,
+    session_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    sink = MailSink(tmp_path / "mail", port=free_port())
+    sink.start()
+    try:
+        postal = await create_customer(api, consumer_body(invoice_channel="postal"))
+        async with running_worker(settings, temporal_env.client):
+            invoice = await invoice_of(api, postal)  # documents exist; delivery went by post
+        smtp = settings.model_copy(update={"smtp_port": sink.port})
+        customer = await create_customer(api)
+        async with session_factory() as session, session.begin():
+            from db.models import Invoice
+
+            stored = (
+                await session.execute(select(Invoice).where(Invoice.number == invoice["number"]))
+            ).scalar_one()
+        # Send the same invoice to an e-mail customer under another purpose, with a crash.
+        request = SendDocumentInput(
+            purpose="invoice-copy", reference=stored.number, customer_id=customer["id"]
+        )
+        invoices = InvoiceActivities(session_factory, smtp)
+        crashing = DeliveryActivities(session_factory, smtp, CrashAfterSend(smtp), invoices)
+        crashing.composers["invoice-copy"] = crashing.composers["invoice"]
+        with contextlib.suppress(WorkerKilled):
+            await ActivityEnvironment().run(crashing.send_document, request)
+        retry = DeliveryActivities(session_factory, smtp, SmtpMailer(smtp), invoices)
+        retry.composers["invoice-copy"] = retry.composers["invoice"]
+        result = await ActivityEnvironment().run(retry.send_document, request)
+        again = await ActivityEnvironment().run(retry.send_document, request)
+    finally:
+        sink.stop()
+    same_id = f"<invoice-copy.{stored.number}@faktura.example>"
+    assert result.status == again.status == "sent"
+    delivered = mails_with(sink, same_id)
+    assert len(delivered) == 2  # the one duplicate, with the same Message-ID
+    assert len(sink.messages()) == 2
+    async with session_factory() as session:
+        row = (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.message_id == same_id))
+        ).scalar_one()
+    assert (row.status, row.attempts) == ("sent", 2)
