@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     smtp_security: SmtpSecurity = SmtpSecurity.NONE
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
+    smtp_ca_file: Path | None = None  # CA bundle to verify the server (default: system CAs)
     smtp_timeout_seconds: float = 30.0
     # After this many failed attempts (connection refused, timeouts, 4xx) the document
     # goes by post; Temporal retries in between with backoff from 2 s up to 5 min.

@@ -77,6 +77,7 @@ class SmtpMailer:
                 use_tls=s.smtp_security is SmtpSecurity.TLS,
                 start_tls=s.smtp_security is SmtpSecurity.STARTTLS,
                 timeout=s.smtp_timeout_seconds,
+                cert_bundle=str(s.smtp_ca_file) if s.smtp_ca_file else None,
             )
         except aiosmtplib.SMTPRecipientsRefused as refused:
             codes = [error.code for error in refused.recipients]

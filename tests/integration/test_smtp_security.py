@@ -1,0 +1,110 @@
+"""SmtpMailer speaks STARTTLS, implicit TLS and AUTH as the settings say (real aiosmtpd)."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from pydantic import SecretStr
+
+from activities.delivery import SmtpMailer
+from config import Settings, SmtpSecurity
+from devstack.processes import free_port
+from devstack.smtp_sink import EmlWriter
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    bundle = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    return server, bundle
+
+
+def accept_demo(server, session, envelope, mechanism, auth_data) -> AuthResult:  # type: ignore[no-untyped-def]
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        b"faktura",
+        b"s3cret",
+    )
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
+
+
+def message() -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "billing@faktura.example", "a@example.org", "Test"
+    mail.set_content("hello")
+    return mail
+
+
+@pytest.fixture
+def starttls_server(certificates, tmp_path: Path) -> Iterator[tuple[int, EmlWriter]]:  # type: ignore[no-untyped-def]
+    handler = EmlWriter(tmp_path)
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), tls_context=certificates[0],
+        require_starttls=True, authenticator=accept_demo, auth_require_tls=True,
+    )  # fmt: skip
+    controller.start()
+    yield controller.port, handler
+    controller.stop()
+
+
+@pytest.fixture
+def implicit_tls_server(certificates, tmp_path: Path) -> Iterator[tuple[int, EmlWriter]]:  # type: ignore[no-untyped-def]
+    handler = EmlWriter(tmp_path)
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), ssl_context=certificates[0],
+        # aiosmtpd only counts STARTTLS as TLS for auth_require_tls; this socket is TLS anyway
+        authenticator=accept_demo, auth_require_tls=False,
+    )  # fmt: skip
+    controller.start()
+    yield controller.port, handler
+    controller.stop()
+
+
+def settings_for(port: int, security: SmtpSecurity, bundle: Path, password: str) -> Settings:
+    return Settings(
+        _env_file=None, smtp_host="127.0.0.1", smtp_port=port, smtp_security=security,
+        smtp_user="faktura", smtp_password=SecretStr(password), smtp_ca_file=bundle,
+    )  # fmt: skip
+
+
+async def test_starttls_with_auth(starttls_server, certificates) -> None:  # type: ignore[no-untyped-def]
+    port, handler = starttls_server
+    mailer = SmtpMailer(settings_for(port, SmtpSecurity.STARTTLS, certificates[1], "s3cret"))
+    reply = await mailer.send(message())
+    assert reply.startswith("2.0.0 queued") and handler.accepted == 1
+
+
+async def test_implicit_tls_with_auth(implicit_tls_server, certificates) -> None:  # type: ignore[no-untyped-def]
+    port, handler = implicit_tls_server
+    mailer = SmtpMailer(settings_for(port, SmtpSecurity.TLS, certificates[1], "s3cret"))
+    await mailer.send(message())
+    assert handler.accepted == 1
+
+
+async def test_wrong_password_is_refused(starttls_server, certificates) -> None:  # type: ignore[no-untyped-def]
+    port, handler = starttls_server
+    mailer = SmtpMailer(settings_for(port, SmtpSecurity.STARTTLS, certificates[1], "wrong"))
+    with pytest.raises(Exception, match="(?i)auth"):
+        await mailer.send(message())
+    assert handler.accepted == 0
+
+
+async def test_plain_connection_to_a_starttls_only_server_fails(
+    starttls_server, certificates
+) -> None:  # type: ignore[no-untyped-def]
+    port, handler = starttls_server
+    settings = Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=port, smtp_start_tls=None)
+    with pytest.raises(Exception):  # noqa: B017 - the server demands STARTTLS first
+        await SmtpMailer(settings.model_copy(update={"smtp_security": SmtpSecurity.NONE})).send(
+            message()
+        )
+    assert handler.accepted == 0
