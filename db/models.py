@@ -336,3 +336,153 @@ class CustomerFlag(SQLModel, table=True):
     flag: str = Field(max_length=40)
     detail: str
     created_at: datetime = _timestamp()
+
+
+class Receivable(SQLModel, table=True):
+    """The open amount of an invoice; the payment state lives here, not on the invoice."""
+
+    __tablename__ = "receivable"
+
+    invoice_number: str = Field(primary_key=True, max_length=20)
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True)
+    contract_id: uuid.UUID = Field(foreign_key="contract.id", index=True)
+    amount_cents: int
+    paid_cents: int = 0
+    due_date: date
+    status: str = Field(default="open", max_length=20, index=True)  # open | paid | collection
+    default_since: date | None = None
+    dunning_step: str | None = Field(default=None, max_length=20)
+    disputed: bool = False
+    updated_at: datetime = _timestamp()
+
+    @property
+    def open_cents(self) -> int:
+        return self.amount_cents - self.paid_cents
+
+
+class Payment(SQLModel, table=True):
+    """A booking on a receivable (append-only): received (+), returned (-), fees."""
+
+    __tablename__ = "payment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    booking_key: str = Field(unique=True, max_length=120)  # line:<id> | credit:<number> ...
+    invoice_number: str = Field(foreign_key="receivable.invoice_number", index=True)
+    kind: str = Field(max_length=20)  # debit | transfer | return | manual | credit_note
+    amount_cents: int
+    booked_on: date
+    bank_line_id: int | None = Field(default=None, foreign_key="bank_line.id")
+    reason: str | None = None
+    fee_cents: int = 0
+    created_at: datetime = _timestamp()
+
+
+class SepaMandate(SQLModel, table=True):
+    __tablename__ = "sepa_mandate"
+
+    reference: str = Field(primary_key=True, max_length=35)
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True)
+    iban: str = Field(max_length=34)
+    bic: str | None = Field(default=None, max_length=11)
+    signed_on: date
+    last_used_on: date | None = None
+    status: str = Field(default="active", max_length=20)  # active | lapsed | revoked
+
+
+class SepaDebit(SQLModel, table=True):
+    """One collection of one invoice; a re-presentation is a second attempt."""
+
+    __tablename__ = "sepa_debit"
+    __table_args__ = (UniqueConstraint("invoice_number", "attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_number: str = Field(max_length=20, index=True)
+    attempt: int = 1
+    end_to_end_id: str = Field(unique=True, max_length=35)
+    mandate_reference: str = Field(max_length=35)
+    mandate_signed_on: date
+    iban: str = Field(max_length=34)
+    bic: str | None = Field(default=None, max_length=11)
+    debtor_name: str
+    debtor_country: str = Field(max_length=2)
+    debtor_town: str
+    amount_cents: int
+    collection_date: date = Field(index=True)
+    sequence_type: str = Field(default="RCUR", max_length=4)
+    batch_id: str | None = Field(default=None, max_length=40, index=True)
+    created_at: datetime = _timestamp()
+
+
+class SepaBatch(SQLModel, table=True):
+    __tablename__ = "sepa_batch"
+
+    id: str = Field(primary_key=True, max_length=40)  # SDD-2026-11-26
+    message_id: str = Field(unique=True, max_length=35)
+    built_on: date = Field(unique=True)
+    path: str
+    sha256: str = Field(max_length=64)
+    transactions: int
+    control_sum_cents: int
+    created_at: datetime = _timestamp()
+
+
+class BankStatement(SQLModel, table=True):
+    __tablename__ = "bank_statement"
+
+    id: str = Field(primary_key=True, max_length=80)  # camt statement / notification id
+    kind: str = Field(max_length=10)  # camt.053 | camt.054
+    account_iban: str = Field(max_length=34)
+    opening_cents: int | None = None
+    closing_cents: int | None = None
+    sha256: str = Field(max_length=64)
+    imported_by: str = Field(max_length=64)
+    imported_at: datetime = _timestamp()
+
+
+class BankLine(SQLModel, table=True):
+    """One booked transaction of a statement; unique per statement and entry reference."""
+
+    __tablename__ = "bank_line"
+    __table_args__ = (UniqueConstraint("statement_id", "entry_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    statement_id: str = Field(foreign_key="bank_statement.id")
+    entry_ref: str = Field(max_length=80)
+    amount_cents: int  # signed: credits positive, debits (returns) negative
+    booking_date: date
+    end_to_end_id: str | None = Field(default=None, max_length=35)
+    remittance: str | None = None
+    counterparty_iban: str | None = Field(default=None, max_length=34)
+    counterparty_name: str | None = None
+    return_reason: str | None = Field(default=None, max_length=4)
+    fee_cents: int = 0
+    status: str = Field(default="unmatched", max_length=20, index=True)
+    invoice_number: str | None = Field(default=None, max_length=20)
+    matched_by: str | None = Field(default=None, max_length=40)
+    assigned_by: str | None = Field(default=None, max_length=64)
+    assigned_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    assignment_reason: str | None = None
+
+
+class CustomerCredit(SQLModel, table=True):
+    """Money a customer paid beyond an invoice (over-payment), kept for later invoices."""
+
+    __tablename__ = "customer_credit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True)
+    amount_cents: int
+    source: str
+    created_at: datetime = _timestamp()
+
+
+class CollectionCase(SQLModel, table=True):
+    """A claim handed over to the collection agency, with the §4.3 data set."""
+
+    __tablename__ = "collection_case"
+
+    invoice_number: str = Field(primary_key=True, max_length=20)
+    customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True)
+    data: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    handed_over_on: date
+    created_at: datetime = _timestamp()

@@ -1,0 +1,161 @@
+"""Dunning letters as PDF/A (same letterhead as the invoices), German or English."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from documents.pdf import _compiler, _day, _environment, _grouped, _money
+from documents.texts import texts
+
+TITLES = {
+    "de": {
+        "reminder": "Zahlungserinnerung",
+        "first_notice": "1. Mahnung",
+        "final_notice": "Letzte Mahnung",
+    },
+    "en": {
+        "reminder": "Payment reminder",
+        "first_notice": "First reminder",
+        "final_notice": "Final reminder",
+    },
+}
+
+
+@dataclass(frozen=True)
+class DunningLetter:
+    step: str
+    number: str  # the invoice
+    invoice_date: date
+    due_date: date
+    letter_date: date
+    deadline: date
+    open_cents: int
+    fee_cents: int
+    flat_fee_cents: int
+    interest_cents: int
+    return_fee_cents: int
+    default_since: date | None
+    seller: dict[str, Any]
+    buyer: dict[str, Any]
+
+    @property
+    def total_cents(self) -> int:
+        return (
+            self.open_cents + self.fee_cents + self.flat_fee_cents + self.interest_cents
+            + self.return_fee_cents
+        )  # fmt: skip
+
+
+def _paragraphs(letter: DunningLetter, language: str, money: Any, day: Any) -> list[str]:
+    seller = letter.seller
+    if language == "de":
+        intro = [
+            f"zu unserer Rechnung {letter.number} vom {day(letter.invoice_date)}, fällig am "
+            f"{day(letter.due_date)}, konnten wir noch keinen vollständigen Zahlungseingang "
+            "feststellen. Sicher ist das nur ein Versehen."
+            if letter.step == "reminder"
+            else f"unsere Rechnung {letter.number} vom {day(letter.invoice_date)} ist trotz "
+            "Erinnerung noch offen."
+        ]
+        notes = [
+            f"Bitte überweisen Sie {money(letter.total_cents)} bis zum {day(letter.deadline)} "
+            f"auf IBAN {_grouped(seller['iban'])}, BIC {seller['bic']}, "
+            f"Verwendungszweck {letter.number}."
+        ]
+        if letter.step == "final_notice":
+            notes.append(
+                "Geht die Zahlung bis dahin nicht ein, sperren wir Ihre Leistungen (Ihre Daten "
+                "und Domains bleiben erhalten) und behalten uns die außerordentliche Kündigung "
+                "sowie die Übergabe an ein Inkassounternehmen vor."
+            )
+        notes.append(
+            "Haben Sie inzwischen gezahlt, betrachten Sie dieses Schreiben als gegenstandslos."
+        )
+        return intro + [""] + notes
+    intro = [
+        f"our invoice {letter.number} of {day(letter.invoice_date)}, due on "
+        f"{day(letter.due_date)}, has not been paid in full yet."
+    ]
+    notes = [
+        f"Please transfer {money(letter.total_cents)} by {day(letter.deadline)} to IBAN "
+        f"{_grouped(seller['iban'])}, BIC {seller['bic']}, reference {letter.number}."
+    ]
+    if letter.step == "final_notice":
+        notes.append(
+            "If we do not receive the payment by then, we will suspend your services (your data "
+            "and domains are kept) and reserve the right to terminate the contract and to hand "
+            "the claim over to a collection agency."
+        )
+    notes.append("If you have paid in the meantime, please disregard this letter.")
+    return intro + [""] + notes
+
+
+def render_dunning_letter(letter: DunningLetter) -> bytes:
+    language = letter.buyer.get("language", "de")
+    locale = "de_DE" if language == "de" else "en_GB"
+    t = texts(language)
+    seller, buyer = letter.seller, letter.buyer
+
+    def money(cents: int) -> str:
+        return _money(cents, locale)
+
+    def day(value: date) -> str:
+        return _day(value, locale)
+
+    paragraphs = _paragraphs(letter, language, money, day)
+    split = paragraphs.index("")
+    de = language == "de"
+    items = [((f"Rechnung {letter.number}" if de else f"Invoice {letter.number}"),
+              money(letter.open_cents))]  # fmt: skip
+    if letter.return_fee_cents:
+        items.append(("Rücklastschriftgebühr der Bank" if de else "Bank return fee",
+                      money(letter.return_fee_cents)))  # fmt: skip
+    if letter.fee_cents:
+        items.append(("Mahnkosten" if de else "Dunning costs", money(letter.fee_cents)))
+    if letter.flat_fee_cents:
+        items.append(("Verzugspauschale (§ 288 Abs. 5 BGB)" if de else "Flat fee (§ 288 (5) BGB)",
+                      money(letter.flat_fee_cents)))  # fmt: skip
+    if letter.interest_cents and letter.default_since:
+        items.append(((f"Verzugszinsen seit {day(letter.default_since)}" if de
+                       else f"Default interest since {day(letter.default_since)}"),
+                      money(letter.interest_cents)))  # fmt: skip
+    seller_address = (
+        f"{seller['street']} {seller['house_number']}, {seller['postcode']} {seller['city']}"
+    )
+    context = {
+        "t": t,
+        "lang": language,
+        "title": TITLES[language][letter.step],
+        "seller": seller,
+        "seller_address": seller_address,
+        "seller_iban": _grouped(seller["iban"]),
+        "sender_line": f"{seller['name']} · {seller_address}",
+        "buyer_address": [
+            row
+            for row in (
+                buyer.get("company"),
+                buyer["name"],
+                f"{buyer['street']} {buyer['house_number']}",
+                f"{buyer['postcode']} {buyer['city']}",
+                t.country_name(buyer["country"]) if buyer["country"] != "DE" else None,
+            )
+            if row
+        ],  # fmt: skip
+        "header_rows": [
+            ("Datum" if de else "Date", day(letter.letter_date)),
+            (t.customer_number, buyer["customer_number"]),
+            (t.number, letter.number),
+        ],
+        "intro": [("Guten Tag " if de else "Hello ") + buyer["name"] + ",", *paragraphs[:split]],
+        "items": items,
+        "total_label": "Zu zahlen" if de else "Amount due",
+        "total": money(letter.total_cents),
+        "notes": paragraphs[split + 1 :],
+    }
+    markup = _environment().get_template("dunning.typ.j2").render(**context)
+    stamp = datetime.combine(letter.letter_date, time(0), UTC)
+    return _compiler().compile(
+        input=markup.encode(), format="pdf", pdf_standards=["a-3b"], timestamp=stamp
+    )
