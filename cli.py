@@ -32,6 +32,22 @@ async def _load_catalog(path: Path) -> None:
     print(result.model_dump_json(indent=2))
 
 
+async def _import_bank_file(content: bytes) -> None:
+    from db.bank import import_statement
+    from db.engine import make_engine, make_session_factory
+    from temporal_client import connect, notify_bookings
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        async with make_session_factory(engine)() as session, session.begin():
+            statement, new_lines, booked = await import_statement(session, content, "cli")
+    finally:
+        await engine.dispose()
+    await notify_bookings(await connect(settings), booked)
+    print(f"{statement.kind} {statement.id}: {new_lines} new lines, {len(booked)} booked")
+
+
 def _call(api: str, path: str, key: str, body: Any | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(
         f"{api}{path}",
@@ -187,6 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     demo = commands.add_parser("demo").add_subparsers(dest="action", required=True)
     demo_load = demo.add_parser("load", help="demo catalog, customers and contracts via the API")
     demo_load.add_argument("--api", default="http://127.0.0.1:8000")
+    bank = commands.add_parser("bank").add_subparsers(dest="action", required=True)
+    bank_import = bank.add_parser("import", help="import a camt.053/camt.054 file (idempotent)")
+    bank_import.add_argument("file", type=Path)
     mails = commands.add_parser("mails", help="list the mails the local SMTP sink received")
     mails.add_argument("--dir", type=Path, default=PROJECT_ROOT / "var" / "mail")
     options = parser.parse_args(argv)
@@ -195,6 +214,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_load_catalog(options.file))
     elif options.command == "demo":
         load_demo(options.api)
+    elif options.command == "bank":
+        asyncio.run(_import_bank_file(options.file.read_bytes()))
     elif options.command == "mails":
         list_mails(options.dir)
 

@@ -6,10 +6,16 @@ otherwise payloads written by one could not be read by another.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
 from config import Settings
+from db.receivables import Booked
+from workflows.models import PaymentEvent
 
 DATA_CONVERTER = pydantic_data_converter
 
@@ -22,3 +28,16 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         data_converter=DATA_CONVERTER,
         lazy=lazy,
     )
+
+
+async def notify_bookings(client: Client, bookings: Sequence[Booked]) -> None:
+    """Tell each invoice's workflow about its bookings (it dedupes by booking key). The
+    database already holds them; a workflow that has finished needs no message."""
+    for booked in bookings:
+        handle = client.get_workflow_handle(f"invoice-{booked.invoice_number}")
+        event = PaymentEvent(
+            key=booked.key, kind=booked.kind, amount_cents=booked.amount_cents,
+            open_cents=booked.open_cents, reason=booked.reason, fee_cents=booked.fee_cents,
+        )  # fmt: skip
+        with contextlib.suppress(RPCError):
+            await handle.signal("payment_booked", event)

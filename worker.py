@@ -32,7 +32,7 @@ from config import Settings, get_settings
 from db.engine import make_engine, make_session_factory
 from temporal_client import connect
 from workflows.print_batch import SCHEDULE_ID as PRINT_SCHEDULE_ID
-from workflows.print_batch import PrintBatchWorkflow
+from workflows.print_batch import SEPA_SCHEDULE_ID, PrintBatchWorkflow, SepaBatchWorkflow
 from workflows.registry import WORKFLOWS
 
 log = logging.getLogger("faktura.worker")
@@ -66,19 +66,27 @@ async def running_worker(
         await engine.dispose()
 
 
-async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Fleet jobs as Temporal Schedules (created once, kept across restarts)."""
-    schedule = Schedule(
+def _daily(workflow_run: Any, workflow_id: str, hour: int, settings: Settings) -> Schedule:
+    return Schedule(
         action=ScheduleActionStartWorkflow(
-            PrintBatchWorkflow.run, id="print-batch", task_queue=settings.temporal_task_queue
+            workflow_run, id=workflow_id, task_queue=settings.temporal_task_queue
         ),
         spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(18)], minute=[ScheduleRange(0)])],
+            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(0)])],
             time_zone_name="Europe/Berlin",
         ),
     )
-    with contextlib.suppress(ScheduleAlreadyRunningError):
-        await client.create_schedule(PRINT_SCHEDULE_ID, schedule)
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Fleet jobs as Temporal Schedules (created once, kept across restarts): the SEPA file
+    early in the morning (before the banks' cut-off), the print batch in the evening."""
+    for schedule_id, schedule in (
+        (SEPA_SCHEDULE_ID, _daily(SepaBatchWorkflow.run, "sepa-batch", 6, settings)),
+        (PRINT_SCHEDULE_ID, _daily(PrintBatchWorkflow.run, "print-batch", 18, settings)),
+    ):
+        with contextlib.suppress(ScheduleAlreadyRunningError):
+            await client.create_schedule(schedule_id, schedule)
 
 
 async def serve(settings: Settings) -> None:

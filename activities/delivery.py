@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.collection import letter_path
 from activities.invoicing import InvoiceActivities, write_once
 from config import Settings, SmtpSecurity
 from db.models import (
@@ -36,9 +37,17 @@ from db.models import (
     OutboxMessage,
     PostalItem,
     PrintBatch,
+    SepaDebit,
     utcnow,
 )
-from documents.mail import MailContent, build_message, invoice_mail, message_id
+from documents.mail import (
+    MailContent,
+    build_message,
+    dunning_mail,
+    invoice_mail,
+    message_id,
+    notice_mail,
+)
 from workflows.models import (
     DeliveryChannel,
     DeliveryResult,
@@ -91,7 +100,8 @@ class SmtpMailer:
         return reply
 
 
-Composer = Callable[[AsyncSession, str], Awaitable[tuple[MailContent, Path]]]
+# (session, purpose, reference) -> the mail and the PDF that goes to print instead
+Composer = Callable[[AsyncSession, str, str], Awaitable[tuple[MailContent, Path]]]
 
 
 class DeliveryActivities:
@@ -106,11 +116,52 @@ class DeliveryActivities:
         self.settings = settings
         self.mailer = mailer
         # purpose -> how to build its mail and which PDF goes to print
-        self.composers: dict[str, Composer] = {"invoice": self._compose_invoice}
+        self.composers: dict[str, Composer] = {
+            "invoice": self._compose_invoice,
+            "dunning": self._compose_dunning,
+            "notice": self._compose_notice,
+        }
         self.invoices = invoices
 
+    async def _compose_dunning(
+        self, session: AsyncSession, purpose: str, number: str
+    ) -> tuple[MailContent, Path]:
+        """A dunning letter (``dunning:<step>``), prepared by the collection activities."""
+        step = purpose.split(":", 1)[1]
+        invoice, doc = await self.invoices.load_doc(session, number)
+        path = letter_path(self.settings.archive_dir, number, step)
+        return dunning_mail(doc, step, path.read_bytes()), path
+
+    async def _compose_notice(
+        self, session: AsyncSession, purpose: str, number: str
+    ) -> tuple[MailContent, Path]:
+        """Return-debit notices: ``notice:represent`` (a new pre-notification for the second
+        presentation) and ``notice:new_mandate`` (pay by transfer, send a new mandate)."""
+        kind = purpose.split(":", 1)[1]
+        invoice, doc = await self.invoices.load_doc(session, number)
+        debit = None
+        if kind == "represent":
+            debit = (
+                await session.execute(
+                    select(SepaDebit)
+                    .where(SepaDebit.invoice_number == number)
+                    .order_by(SepaDebit.attempt.desc())
+                    .limit(1)
+                )
+            ).scalar_one()
+        pdf = Path(
+            (
+                await session.execute(
+                    select(InvoiceDocument.path).where(
+                        InvoiceDocument.invoice_id == invoice.id, InvoiceDocument.kind == "pdf"
+                    )
+                )
+            ).scalar_one()
+        )
+        return notice_mail(doc, kind, debit), pdf
+
     async def _compose_invoice(
-        self, session: AsyncSession, number: str
+        self, session: AsyncSession, purpose: str, number: str
     ) -> tuple[MailContent, Path]:
         invoice, doc = await self.invoices.load_doc(session, number)
         documents = {
@@ -127,9 +178,9 @@ class DeliveryActivities:
     @activity.defn
     async def send_document(self, input: SendDocumentInput) -> DeliveryResult:
         """Deliver once: by e-mail, or by post when the customer chose it or e-mail failed."""
-        compose = self.composers[input.purpose]
+        compose = self.composers[input.purpose.split(":", 1)[0]]
         async with self.session_factory() as session:
-            content, pdf_path = await compose(session, input.reference)
+            content, pdf_path = await compose(session, input.purpose, input.reference)
             customer = await session.get(Customer, input.customer_id)
             assert customer is not None
         msgid = message_id(input.purpose, input.reference, self.settings.mail_from)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.collection import CollectionActivities
 from activities.contracts import ContractActivities
 from activities.delivery import DeliveryActivities, Mailer, SmtpMailer
 from activities.invoicing import InvoiceActivities
@@ -29,9 +30,17 @@ def build_activities(
     delivery = DeliveryActivities(
         session_factory, settings, mailer or SmtpMailer(settings), invoices
     )
+    collection = CollectionActivities(session_factory, settings)
     return [
         *contracts.all(),
         invoices.render_invoice_documents,
         delivery.send_document,
         delivery.build_print_batch,
+        collection.open_receivable,
+        collection.register_debit,
+        collection.switch_to_transfer,
+        collection.build_sepa_batch,
+        collection.receivable_state,
+        collection.prepare_dunning_letter,
+        collection.hand_over_to_collection,
     ]

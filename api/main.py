@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api.routes import catalog, contracts, customers, health, invoices
+from api.routes import catalog, collection, contracts, customers, health, invoices
 from api.workflow_starts import relay_forever
 from config import Settings, get_settings
 from db.engine import make_engine, make_session_factory
@@ -44,6 +44,6 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         "Authenticate with `Authorization: Bearer <API key>`; each route names its roles.",
         lifespan=lifespan,
     )
-    for module in (health, catalog, customers, contracts, invoices):
+    for module in (health, catalog, customers, contracts, invoices, collection):
         app.include_router(module.router)
     return app

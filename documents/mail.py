@@ -12,6 +12,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
+from html import escape
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,94 @@ def invoice_mail(doc: InvoiceDoc, pdf: bytes, xrechnung_xml: bytes | None) -> Ma
         attachments=tuple(attachments),
         inline_images=images,
     )
+
+
+DUNNING_SUBJECTS = {
+    "de": {"reminder": "Zahlungserinnerung", "first_notice": "1. Mahnung",
+           "final_notice": "Letzte Mahnung"},
+    "en": {"reminder": "Payment reminder", "first_notice": "First reminder",
+           "final_notice": "Final reminder"},
+}  # fmt: skip
+
+
+def dunning_mail(doc: InvoiceDoc, step: str, letter_pdf: bytes) -> MailContent:
+    """A dunning letter by e-mail: the letter is the attached PDF, the mail says why."""
+    language = doc.buyer.get("language", "de")
+    title = DUNNING_SUBJECTS[language][step]
+    if language == "de":
+        subject = f"{title} zu Rechnung {doc.number}"
+        text = (
+            f"Guten Tag {doc.buyer['name']},\n\nzu unserer Rechnung {doc.number} ist noch ein "
+            "Betrag offen. Einzelheiten finden Sie im beigefügten Schreiben.\n\n"
+            f"Mit freundlichen Grüßen\n{doc.seller['name']}\n"
+        )
+    else:
+        subject = f"{title}: invoice {doc.number}"
+        text = (
+            f"Hello {doc.buyer['name']},\n\nan amount of our invoice {doc.number} is still "
+            "open. Please see the attached letter.\n\n"
+            f"Kind regards\n{doc.seller['name']}\n"
+        )
+    html = (
+        "<html><body><p>"
+        + "</p><p>".join(escape(part).replace("\n", "<br>") for part in text.strip().split("\n\n"))
+        + "</p></body></html>"
+    )
+    return MailContent(
+        recipient=doc.buyer["email"],
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=(Attachment(f"{doc.number}-{step}.pdf", letter_pdf, "application/pdf"),),
+    )
+
+
+def notice_mail(doc: InvoiceDoc, kind: str, debit: Any | None) -> MailContent:
+    """After a return debit: the new pre-notification, or the request for a new mandate."""
+    language = doc.buyer.get("language", "de")
+    locale = "de_DE" if language == "de" else "en_GB"
+    name, seller = doc.buyer["name"], doc.seller
+    if kind == "represent":
+        assert debit is not None
+        amount = _money(debit.amount_cents, locale).replace("\xa0", " ")
+        day = _day(debit.collection_date, locale)
+        if language == "de":
+            subject = f"Erneuter Lastschrifteinzug zu Rechnung {doc.number}"
+            body = (
+                f"die Lastschrift zu Rechnung {doc.number} wurde von Ihrer Bank zurückgegeben. "
+                f"Wir ziehen {amount} am {day} erneut ein (Mandatsreferenz "
+                f"{debit.mandate_reference}, Gläubiger-ID {seller['creditor_id']}). "
+                "Bitte sorgen Sie für Deckung."
+            )
+        else:
+            subject = f"Second direct debit for invoice {doc.number}"
+            body = (
+                f"your bank returned the direct debit for invoice {doc.number}. We will collect "
+                f"{amount} again on {day} (mandate reference {debit.mandate_reference}, "
+                f"creditor ID {seller['creditor_id']})."
+            )
+    else:
+        amount = _money(doc.gross_cents, locale).replace("\xa0", " ")
+        if language == "de":
+            subject = f"Lastschrift zu Rechnung {doc.number} zurückgegeben"
+            body = (
+                f"die Lastschrift zu Rechnung {doc.number} wurde zurückgegeben; wir ziehen "
+                f"keine weiteren Beträge von diesem Konto ein. Bitte überweisen Sie {amount} "
+                f"auf IBAN {_grouped(seller['iban'])} (Verwendungszweck {doc.number}) und "
+                "senden Sie uns für künftige Rechnungen ein neues SEPA-Lastschriftmandat."
+            )
+        else:
+            subject = f"Direct debit for invoice {doc.number} returned"
+            body = (
+                f"the direct debit for invoice {doc.number} was returned; we will not debit "
+                f"this account again. Please transfer {amount} to IBAN "
+                f"{_grouped(seller['iban'])} (reference {doc.number}) and send us a new SEPA "
+                "direct debit mandate for future invoices."
+            )
+    hello = "Guten Tag" if language == "de" else "Hello"
+    text = f"{hello} {name},\n\n{body}\n\n{seller['name']}\n"
+    html = (
+        f"<html><body><p>{escape(hello)} {escape(name)},</p><p>{escape(body)}</p>"
+        f"<p>{escape(seller['name'])}</p></body></html>"
+    )
+    return MailContent(recipient=doc.buyer["email"], subject=subject, text=text, html=html)

@@ -56,7 +56,9 @@ def database_url(postgres: EmbeddedPostgres) -> str:
 @pytest_asyncio.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping_v2(
-        ts_config=TimeSkippingConfig(enabled=False),
+        # Tests skip time explicitly per workflow; children (invoices with their dunning
+        # timers) skip only when a test fast-forwards them directly.
+        ts_config=TimeSkippingConfig(enabled=False, disable_propagation=True),
         dev_server_existing_path=temporal_cli(),
         dev_server_extra_args=TIME_SKIPPING,
         search_attributes=search_attributes.ALL,

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.durations import parse_duration
     from domain.terms import Terms, earliest_end
     from workflows import search_attributes as sa
+    from workflows import timers
     from workflows.invoice import InvoiceWorkflow
     from workflows.models import (
         BillingEntryResult,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ContractStatus,
         ContractSummary,
         ContractWorkflowInput,
+        DunningLevelChanged,
         GridChangeModel,
         InvoiceWorkflowInput,
         PaymentMethodChanged,
@@ -78,6 +80,8 @@ EXTERNAL_CALL = {
 MAX_HANDLED_REQUEST_IDS = 200
 # Patch: billing issues invoices and starts their InvoiceWorkflow (histories before it don't).
 ISSUE_INVOICES = "issue-invoices"
+# Patch: continue-as-new after a plan change issued an invoice.
+NEW_RUN_AFTER_CHANGE = "new-run-after-change"
 
 
 def _terms(data: ContractState) -> Terms:
@@ -106,6 +110,9 @@ class ContractWorkflow:
         self.data = input.state or ContractState()
         self.lock = asyncio.Lock()
         self.changed = False  # set by handlers: the loop re-plans its next wake-up
+        # set when a handler issued an invoice: the next run starts without the finished
+        # step in its history (and without the invoice's workflow as a pending child)
+        self.fresh_run_wanted = False
 
     # ---------------------------------------------------------------- main loop
 
@@ -126,7 +133,7 @@ class ContractWorkflow:
             today = self._today()
             if self._ends_by(today):
                 return await self._finish()
-            if billed or workflow.info().is_continue_as_new_suggested():
+            if billed or self.fresh_run_wanted or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry_over())
             wake = self.data.next_billing_date
@@ -135,7 +142,7 @@ class ContractWorkflow:
             await self._sleep_until(wake)
 
     def _today(self) -> date:
-        return berlin_date(workflow.now())
+        return timers.today()
 
     def _ends_by(self, day: date) -> bool:
         return self.data.end is not None and self.data.end <= day
@@ -143,18 +150,7 @@ class ContractWorkflow:
     async def _sleep_until(self, day: date | None) -> None:
         """Sleep to the start of ``day`` (German time) or until a handler changes the plan."""
         self.changed = False
-        if day is None:
-            await workflow.wait_condition(lambda: self.changed)
-            return
-        remaining = berlin_midnight(day) - workflow.now()
-        if remaining <= timedelta(0):
-            return
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self.changed,
-                timeout=remaining,
-                timeout_summary=f"until {day.isoformat()}",
-            )
+        await timers.sleep_until(day, lambda: self.changed)
 
     async def _load(self) -> None:
         facts: ContractFacts = await workflow.execute_activity(
@@ -405,6 +401,9 @@ class ContractWorkflow:
             )
             if workflow.patched(ISSUE_INVOICES):
                 await self._start_invoice(result.invoice_number)
+                self.fresh_run_wanted = result.invoice_number is not None and workflow.patched(
+                    NEW_RUN_AFTER_CHANGE
+                )
             self.data.version = result.version
             self.data.schedule.append(
                 GridChangeModel(valid_from=result.effective_from, months=result.months)
@@ -447,6 +446,18 @@ class ContractWorkflow:
                 return
             await self._provision(ProvisioningAction.RESUME)
             await self._set_status(ContractStatus.ACTIVE)
+
+    @workflow.signal
+    def dunning_level_changed(self, change: DunningLevelChanged) -> None:
+        """Each open invoice reports its dunning level; the contract shows the highest."""
+        levels = dict(self.data.dunning_levels)
+        if change.level:
+            levels[change.invoice] = change.level
+        else:
+            levels.pop(change.invoice, None)
+        self.data.dunning_levels = levels
+        self.data.dunning_level = max(levels.values(), default=0)
+        self._publish()
 
     @workflow.signal
     def payment_method_changed(self, change: PaymentMethodChanged) -> None:

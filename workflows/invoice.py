@@ -1,34 +1,62 @@
 """InvoiceWorkflow: one visible run per issued invoice (``invoice-{number}``).
 
 Started by the contract's workflow as a child with parent-close policy ABANDON, so it
-outlives the parent's continue-as-new. It renders and archives the documents, then
-delivers them (e-mail, or post); collection extends it.
+outlives the parent's continue-as-new: render and archive the documents -> deliver them
+(e-mail or post) -> collect: register the SEPA debit, wait for the money on timers,
+handle return debits, walk the dunning ladder (reminder, notices, suspension, termination,
+hand-over to collection). Bookings arrive as the signal ``payment_booked``; support can
+pause the ladder with ``dispute``.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain.dunning import Step, default_policy
     from workflows import search_attributes as sa
+    from workflows import timers
     from workflows.models import (
+        CancellationKind,
+        CancelRequest,
+        DebitRegistration,
         DeliveryResult,
+        DisputeRequest,
+        DunningLevelChanged,
+        DunningStepInput,
+        DunningStepResult,
         InvoiceDocuments,
         InvoiceSummary,
         InvoiceWorkflowInput,
+        NumberInput,
+        PaymentEvent,
+        ReceivableInfo,
+        ReceivableState,
         RenderInvoiceInput,
+        RepresentInput,
         SendDocumentInput,
+        SuspensionRequest,
     )
 
 RENDER_INVOICE_DOCUMENTS = "render_invoice_documents"
 SEND_DOCUMENT = "send_document"
+OPEN_RECEIVABLE = "open_receivable"
+REGISTER_DEBIT = "register_debit"
+SWITCH_TO_TRANSFER = "switch_to_transfer"
+RECEIVABLE_STATE = "receivable_state"
+PREPARE_DUNNING_LETTER = "prepare_dunning_letter"
+HAND_OVER_TO_COLLECTION = "hand_over_to_collection"
 
 RENDERING = {
     "start_to_close_timeout": timedelta(minutes=2),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
+}
+DB_STEP = {
+    "start_to_close_timeout": timedelta(seconds=60),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
 }
 # Transient SMTP failures back off from 2 s to 5 min; the activity itself gives up after
 # FAKTURA_SMTP_MAX_ATTEMPTS and posts the document instead, so this never runs forever.
@@ -41,13 +69,29 @@ DELIVERY = {
     ),
 }
 DELIVER_DOCUMENTS = "deliver-documents"  # patch: runs recorded before delivery existed
+COLLECT = "collect"  # patch: runs recorded before collection existed
+
+# Return reasons: the account is fine but was short -> present once more; otherwise the
+# mandate cannot be used -> transfer and ask for a new mandate.
+REPRESENT = frozenset({"AM04", "MS03"})
+RE_PRESENTATION_DAYS = 7
 
 
 @workflow.defn
 class InvoiceWorkflow:
     @workflow.init
     def __init__(self, input: InvoiceWorkflowInput) -> None:
+        self.number = input.number
         self.status = "issued"
+        self.open_cents = 0
+        self.step: Step | None = None
+        self.next_deadline: date | None = None
+        self.disputed = False
+        self.changed = False
+        self.seen: list[str] = []
+        self.returns: list[PaymentEvent] = []
+        self.debit_attempts = 0
+        self.suspended = False
 
     @workflow.run
     async def run(self, input: InvoiceWorkflowInput) -> InvoiceSummary:
@@ -59,23 +103,215 @@ class InvoiceWorkflow:
         )
         self._set_status("documents_ready")
         delivery = None
+        customer_id = input.customer_id or documents.customer_id or ""
         if workflow.patched(DELIVER_DOCUMENTS):
-            customer_id = input.customer_id or documents.customer_id
-            delivery = await workflow.execute_activity(
-                SEND_DOCUMENT,
-                SendDocumentInput(
-                    purpose="invoice", reference=input.number, customer_id=customer_id or ""
-                ),
-                result_type=DeliveryResult,
-                **DELIVERY,
-            )
+            delivery = await self._send("invoice", customer_id)
             self._set_status(f"delivered_{delivery.channel.value}")
+        if workflow.patched(COLLECT):
+            await self._collect(input, customer_id)
         return InvoiceSummary(number=input.number, documents=documents.sha256, delivery=delivery)
+
+    # ------------------------------------------------------------------ collection
+
+    async def _collect(self, input: InvoiceWorkflowInput, customer_id: str) -> None:
+        info: ReceivableInfo = await workflow.execute_activity(
+            OPEN_RECEIVABLE, NumberInput(number=self.number), result_type=ReceivableInfo, **DB_STEP
+        )
+        if info.credit_note:
+            self._set_status("credited")
+            return
+        if not self.seen:  # no booking arrived before the receivable was opened
+            self.open_cents = info.amount_cents
+        due = info.due_date
+        if info.sepa:
+            due = await self._debit(attempt=1, on=info.due_date) or due
+        policy = default_policy(info.business)
+        while True:
+            if self.open_cents <= 0:
+                self._set_status("paid")
+                if self.suspended:
+                    await self._tell_contract(info.contract_id, "resume")
+                if self.step is not None:
+                    self.step = None
+                    await self._tell_contract(info.contract_id, "dunning_level")
+                return
+            nxt = policy.step_after(self.step)
+            if nxt is None:
+                return
+            self.next_deadline = due + timedelta(days=nxt.days_after_due)
+            self._details()
+            await self._sleep_until(self.next_deadline)
+            if self.returns:
+                due = await self._handle_returns(customer_id) or due
+                continue
+            if self.open_cents <= 0 or self._today() < self.next_deadline:
+                continue
+            if self.disputed:
+                self._set_status("disputed")
+                await workflow.wait_condition(lambda: not self.disputed or self.open_cents <= 0)
+                continue
+            state: ReceivableState = await workflow.execute_activity(
+                RECEIVABLE_STATE, NumberInput(number=self.number), result_type=ReceivableState,
+                **DB_STEP,
+            )  # fmt: skip
+            self.open_cents = state.open_cents
+            if state.open_cents <= 0 or state.disputed:
+                self.disputed = state.disputed
+                continue
+            await self._take(nxt.step, info, customer_id, policy.suspension_threshold_cents)
+            if nxt.step is Step.COLLECTION:
+                self._set_status("collection")
+                return
+
+    async def _take(
+        self, step: Step, info: ReceivableInfo, customer_id: str, threshold: int
+    ) -> None:
+        today = self._today()
+        if step in (Step.REMINDER, Step.FIRST_NOTICE, Step.FINAL_NOTICE):
+            await workflow.execute_activity(
+                PREPARE_DUNNING_LETTER,
+                DunningStepInput(number=self.number, step=step.value, on=today),
+                result_type=DunningStepResult,
+                **DB_STEP,
+            )
+            await self._send(f"dunning:{step.value}", customer_id)
+        elif step is Step.SUSPENSION:
+            if self.open_cents >= threshold:
+                await self._tell_contract(info.contract_id, "suspend")
+                self.suspended = True
+        elif step is Step.TERMINATION:
+            await self._tell_contract(info.contract_id, "terminate")
+        elif step is Step.COLLECTION:
+            await workflow.execute_activity(
+                HAND_OVER_TO_COLLECTION,
+                DunningStepInput(number=self.number, step=step.value, on=today),
+                **DB_STEP,
+            )
+        self.step = step
+        self._set_status(step.value)
+        await self._tell_contract(info.contract_id, "dunning_level")
+
+    async def _debit(self, *, attempt: int, on: date) -> date | None:
+        registration: DebitRegistration = await workflow.execute_activity(
+            REGISTER_DEBIT,
+            RepresentInput(number=self.number, attempt=attempt, on=on, today=self._today(),
+                           amount_cents=self.open_cents),
+            result_type=DebitRegistration,
+            **DB_STEP,
+        )  # fmt: skip
+        if registration.registered:
+            self.debit_attempts = attempt
+            self._set_status("debit_registered")
+            return registration.collection_date
+        return None
+
+    async def _handle_returns(self, customer_id: str) -> date | None:
+        """A return debit: present once more (AM04/MS03) after a new pre-notification, or
+        switch the customer to transfer and ask for a new mandate. The ladder restarts
+        from the new due day."""
+        event = self.returns.pop(0)
+        today = self._today()
+        if event.reason in REPRESENT and self.debit_attempts == 1:
+            collection = await self._debit(
+                attempt=2, on=today + timedelta(days=RE_PRESENTATION_DAYS)
+            )
+            if collection:
+                await self._send("notice:represent", customer_id)
+                return collection
+        await workflow.execute_activity(
+            SWITCH_TO_TRANSFER, NumberInput(number=self.number), **DB_STEP
+        )
+        await self._send("notice:new_mandate", customer_id)
+        self._set_status("returned")
+        return today
+
+    async def _tell_contract(self, contract_id: str, what: str) -> None:
+        """Signal the contract; a contract that has ended meanwhile needs no message."""
+        try:
+            await self._signal_contract(contract_id, what)
+        except Exception as error:  # noqa: BLE001 - external signal failures must not fail us
+            workflow.logger.warning("contract-%s did not take %s: %s", contract_id, what, error)
+
+    async def _signal_contract(self, contract_id: str, what: str) -> None:
+        contract = workflow.get_external_workflow_handle(f"contract-{contract_id}")
+        request_id = f"{self.number}:{what}"
+        if what == "dunning_level":
+            level = list(Step).index(self.step) + 1 if self.step else 0
+            await contract.signal(
+                "dunning_level_changed", DunningLevelChanged(invoice=self.number, level=level)
+            )
+        elif what == "terminate":
+            await contract.signal(
+                "cancellation_requested",
+                CancelRequest(
+                    kind=CancellationKind.EXTRAORDINARY,
+                    end_date=self._today(),
+                    reason=f"payment default on {self.number}",
+                    requested_by="dunning",
+                    request_id=request_id,
+                ),
+            )
+        else:
+            await contract.signal(what, SuspensionRequest(reason=f"dunning {self.number}",
+                                                          request_id=request_id))  # fmt: skip
+
+    async def _send(self, purpose: str, customer_id: str) -> DeliveryResult:
+        return await workflow.execute_activity(
+            SEND_DOCUMENT,
+            SendDocumentInput(purpose=purpose, reference=self.number, customer_id=customer_id),
+            result_type=DeliveryResult,
+            **DELIVERY,
+        )
+
+    # ------------------------------------------------------------------ time
+
+    def _today(self) -> date:
+        return timers.today()
+
+    async def _sleep_until(self, day: date) -> None:
+        self.changed = False
+        await timers.sleep_until(day, lambda: self.changed)
+
+    # ------------------------------------------------------------------ visibility
 
     def _set_status(self, status: str) -> None:
         self.status = status
         workflow.upsert_search_attributes([sa.INVOICE_STATUS.value_set(status)])
+        self._details()
+
+    def _details(self) -> None:
+        workflow.set_current_details(
+            f"**{self.status}** · open {self.open_cents / 100:.2f} EUR · step "
+            f"{self.step.value if self.step else '—'} · next deadline {self.next_deadline or '—'}"
+        )
+
+    # ------------------------------------------------------------------ messages
+
+    @workflow.signal
+    def payment_booked(self, event: PaymentEvent) -> None:
+        if event.key in self.seen:
+            return
+        self.seen.append(event.key)
+        self.open_cents = event.open_cents
+        if event.kind == "return":
+            self.returns.append(event)
+        self.changed = True
+
+    @workflow.signal
+    def dispute(self, request: DisputeRequest) -> None:
+        self.disputed = request.disputed
+        self.changed = True
 
     @workflow.query
     def status_of(self) -> str:
         return self.status
+
+    @workflow.query
+    def collection(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "open_cents": self.open_cents,
+            "step": self.step.value if self.step else None,
+            "next_deadline": self.next_deadline.isoformat() if self.next_deadline else None,
+            "disputed": self.disputed,
+        }

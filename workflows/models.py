@@ -76,6 +76,7 @@ class ContractState(BaseModel):
     cancellation: CancellationConfirmation | None = None
     payment_method: str | None = None
     dunning_level: int = 0
+    dunning_levels: dict[str, int] = Field(default_factory=dict)
     open_invoices: list[str] = Field(default_factory=list)
     provisioning_counts: dict[str, int] = Field(default_factory=dict)
     handled_requests: list[str] = Field(default_factory=list)
@@ -246,3 +247,87 @@ class PrintBatchResult(BaseModel):
     day: date
     items: int
     pdf_path: str | None
+
+
+class NumberInput(BaseModel):
+    number: str
+
+
+class ReceivableInfo(BaseModel):
+    number: str
+    credit_note: bool
+    business: bool
+    due_date: date
+    amount_cents: int
+    contract_id: str
+    sepa: bool
+
+
+class ReceivableState(BaseModel):
+    open_cents: int
+    status: str  # open | paid | collection
+    disputed: bool
+
+
+class RepresentInput(BaseModel):
+    number: str
+    attempt: int = 1
+    on: date | None = None  # wanted collection day (default: the invoice's due date)
+    today: date | None = None
+    amount_cents: int | None = None
+
+
+class DebitRegistration(BaseModel):
+    registered: bool
+    reason: str | None = None
+    collection_date: date | None = None
+    end_to_end_id: str | None = None
+    amount_cents: int | None = None
+
+
+class SepaBatchInput(BaseModel):
+    day: date
+
+
+class SepaBatchResult(BaseModel):
+    batch_id: str | None
+    transactions: int
+    path: str | None
+
+
+class DunningStepInput(BaseModel):
+    number: str
+    step: str
+    on: date
+
+
+class DunningStepResult(BaseModel):
+    fee_cents: int
+    flat_fee_cents: int
+    interest_cents: int
+    return_fee_cents: int
+    total_cents: int
+    deadline: date
+    open_cents: int
+
+
+class PaymentEvent(BaseModel):
+    """A booking on the invoice (from bank statements or manual assignment)."""
+
+    key: str
+    kind: str  # payment | return
+    amount_cents: int
+    open_cents: int
+    reason: str | None = None
+    fee_cents: int = 0
+
+
+class DisputeRequest(BaseModel):
+    disputed: bool
+    reason: str = ""
+    by: str = "support"
+
+
+class DunningLevelChanged(BaseModel):
+    invoice: str
+    level: int  # 0 = none, 1 = reminder, 2 = first notice, 3 = final notice, 4+ = beyond

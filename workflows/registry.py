@@ -2,6 +2,6 @@
 
 from workflows.contract import ContractWorkflow
 from workflows.invoice import InvoiceWorkflow
-from workflows.print_batch import PrintBatchWorkflow
+from workflows.print_batch import PrintBatchWorkflow, SepaBatchWorkflow
 
-WORKFLOWS = [ContractWorkflow, InvoiceWorkflow, PrintBatchWorkflow]
+WORKFLOWS = [ContractWorkflow, InvoiceWorkflow, PrintBatchWorkflow, SepaBatchWorkflow]

@@ -243,7 +243,8 @@ async def test_ordinary_cancellation_respects_minimum_term_and_notice(
     )
     assert again.status_code == 409 and "already cancelled" in again.text
 
-    await temporal_env.fast_forward(handle, None)  # to the end of the workflow
+    # Past the end (not "until completion": the invoices' own workflows keep running).
+    await temporal_env.fast_forward(handle, timedelta(days=60))
     summary = await handle.result()
     assert summary.status is ContractStatus.ENDED
     assert summary.end_date == date(2027, 12, 31)
@@ -282,7 +283,7 @@ async def test_consumer_cancels_monthly_after_the_minimum_term(
     )
     assert response.status_code == 200, response.text
     assert response.json()["end_date"] == "2028-04-10"  # one month, not another twelve
-    await temporal_env.fast_forward(handle, None)
+    await temporal_env.fast_forward(handle, timedelta(days=40))
     assert (await handle.result()).end_date == date(2028, 4, 10)
     got = await entries(session_factory, contract_id)
     assert len(got) == 16
@@ -306,7 +307,7 @@ async def test_late_extraordinary_cancellation_credits_the_unused_days(
         headers=auth("support"),
     )
     assert response.status_code == 200, response.text
-    await temporal_env.fast_forward(handle, None)
+    await temporal_env.fast_forward(handle, timedelta(days=20))
     await handle.result()
     got = await entries(session_factory, contract_id)
     # September has 30 days; 10 days (21st..30th) were paid in advance and are credited.
