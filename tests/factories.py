@@ -30,7 +30,7 @@ def consumer_body(**overrides: Any) -> dict[str, Any]:
         "payment_method": "sepa_direct_debit",
         "sepa_mandate": {
             "iban": "DE89 3704 0044 0532 0130 00",
-            "mandate_reference": "M-0001",
+            "mandate_reference": unique("M"),
             "signed_on": "2025-05-01",
         },
     }

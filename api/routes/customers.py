@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.auth import Principal, RequireRole
 from api.deps import SessionDep, SettingsDep
-from api.errors import conflict, not_found
+from api.errors import FieldError, conflict, not_found
 from api.schemas import (
     Address,
     CustomerCreate,
@@ -128,6 +128,17 @@ async def create_customer(
             assert customer is not None
             response.status_code = status.HTTP_200_OK
             return customer_out(customer)
+        if body.sepa_mandate is not None:
+            taken = await session.execute(
+                select(Customer.id).where(
+                    Customer.mandate_reference == body.sepa_mandate.mandate_reference
+                )
+            )
+            if taken.first() is not None:
+                raise FieldError(
+                    ("sepa_mandate", "mandate_reference"),
+                    "this mandate reference belongs to another customer",
+                ).to_http()
         customer = _new_customer(got.resource_id, body, print_)
         session.add(customer)
     return customer_out(customer)

@@ -25,7 +25,7 @@ from documents.pain008 import XSD
 from domain.target2 import next_business_day, on_or_after
 from tests.camt_files import Entry, camt053, camt054
 from tests.factories import business_body, consumer_body, contract_body, create_customer
-from tests.helpers import auth, eventually
+from tests.helpers import auth, eventually, record_history
 from workflows.invoice import InvoiceWorkflow
 from workflows.models import SepaBatchInput
 from workflows.print_batch import SepaBatchWorkflow
@@ -150,6 +150,7 @@ async def test_on_time_debit_is_collected_once_and_paid(
     )
     paid = await receivable(session_factory, number)
     assert paid is not None and (paid.status, paid.paid_cents) == ("paid", GROSS)
+    await record_history(temporal_env.client, f"invoice-{number}", "invoice-debit")
 
 
 async def test_am04_return_is_presented_again_then_paid(
@@ -337,6 +338,9 @@ async def test_no_payment_walks_the_ladder_suspends_and_payment_resumes(
     assert await eventually(contract_status, lambda s: s == "active", 30) == "active"
     state = (await api.get(f"/v1/contracts/{contract_id}/state", headers=auth("support"))).json()
     assert state["dunning_level"] == 0
+    await eventually(lambda: invoice_status(temporal_env, number), lambda s: s == "paid")
+    await record_history(temporal_env.client, f"invoice-{number}", "invoice-dunning")
+    await record_history(temporal_env.client, f"contract-{contract_id}", "contract-dunning")
 
 
 async def test_business_default_is_handed_over_to_collection(
@@ -370,3 +374,31 @@ async def test_business_default_is_handed_over_to_collection(
         await api.get("/v1/collections", params={"format": "csv"}, headers=auth("finance"))
     ).text
     assert number in csv_text
+
+
+async def test_a_dispute_pauses_the_ladder(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+    mail_sink: MailSink,
+) -> None:
+    transfer = consumer_body(payment_method="bank_transfer")
+    transfer.pop("sepa_mandate")
+    invoice = await issued(api, await create_customer(api, transfer))
+    number = invoice["number"]
+    due = date.fromisoformat(invoice["due_date"])
+    await eventually(lambda: receivable(session_factory, number), lambda r: r is not None, 30)
+    disputed = await api.post(
+        f"/v1/invoices/{number}/dispute", json={"disputed": True, "reason": "Leistung bestritten"},
+        headers=auth("support"),
+    )  # fmt: skip
+    assert disputed.status_code == 200, disputed.text
+    handle = temporal_env.client.get_workflow_handle(f"invoice-{number}")
+    await temporal_env.fast_forward(handle, timedelta(days=(due - date.today()).days + 30))
+    assert (
+        await eventually(lambda: invoice_status(temporal_env, number), lambda s: s == "disputed")
+        == "disputed"
+    )
+    assert [m for m in mails_about(mail_sink, number) if "dunning" in m["Message-ID"]] == []
+    stored = await receivable(session_factory, number)
+    assert stored is not None and stored.disputed and stored.dunning_step is None

@@ -67,6 +67,22 @@ async def test_bad_customer_field_is_named_and_nothing_written(
     assert await count_rows(session_factory, Customer) == before
 
 
+async def test_a_mandate_reference_belongs_to_one_customer(
+    api: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    first = await create_customer(api)
+    mandate = {
+        **consumer_body()["sepa_mandate"],
+        "mandate_reference": first["sepa_mandate"]["mandate_reference"],
+    }
+    before = await count_rows(session_factory, Customer)
+    response = await api.post(
+        "/v1/customers", json=consumer_body(sepa_mandate=mandate), headers=auth("crm")
+    )
+    assert ("body", "sepa_mandate", "mandate_reference") in error_locs(response)
+    assert await count_rows(session_factory, Customer) == before
+
+
 async def test_business_customer_with_vat_id_and_derived_bic(api: httpx.AsyncClient) -> None:
     created = await create_customer(
         api,

@@ -91,7 +91,8 @@ async def test_invoice_mail_content(
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
     debit = date.fromisoformat(invoice["payment"]["debit_date"]).strftime("%d.%m.%Y")
-    for expected in ("19,98 €", debit, "M-0001", "DE98ZZZ09999999999", "DE89 **** **** 3000"):
+    mandate = invoice["payment"]["mandate_reference"]
+    for expected in ("19,98 €", debit, mandate, "DE98ZZZ09999999999", "DE89 **** **** 3000"):
         assert expected in text, expected
         assert expected in html, expected
     [attachment] = list(mail.iter_attachments())
