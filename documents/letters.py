@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from documents.pdf import _compiler, _day, _environment, _grouped, _money
+from documents.pdf import _compiler, _day, _environment, _grouped, _money, letterhead
 from documents.texts import texts
 
 TITLES = {
@@ -121,28 +121,10 @@ def render_dunning_letter(letter: DunningLetter) -> bytes:
         items.append(((f"Verzugszinsen seit {day(letter.default_since)}" if de
                        else f"Default interest since {day(letter.default_since)}"),
                       money(letter.interest_cents)))  # fmt: skip
-    seller_address = (
-        f"{seller['street']} {seller['house_number']}, {seller['postcode']} {seller['city']}"
-    )
     context = {
-        "t": t,
+        **letterhead(seller, buyer, t),
         "lang": language,
         "title": TITLES[language][letter.step],
-        "seller": seller,
-        "seller_address": seller_address,
-        "seller_iban": _grouped(seller["iban"]),
-        "sender_line": f"{seller['name']} · {seller_address}",
-        "buyer_address": [
-            row
-            for row in (
-                buyer.get("company"),
-                buyer["name"],
-                f"{buyer['street']} {buyer['house_number']}",
-                f"{buyer['postcode']} {buyer['city']}",
-                t.country_name(buyer["country"]) if buyer["country"] != "DE" else None,
-            )
-            if row
-        ],  # fmt: skip
         "header_rows": [
             ("Datum" if de else "Date", day(letter.letter_date)),
             (t.customer_number, buyer["customer_number"]),

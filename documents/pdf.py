@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from documents.facturx_embed import embed_xml
 from documents.model import InvoiceDoc, euros
-from documents.texts import texts
+from documents.texts import Texts, texts
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -81,26 +81,34 @@ def _rate(rate: Decimal, locale: str) -> str:
     return format_decimal(rate, format="#,##0.##", locale=locale) + " %"
 
 
+def letterhead(seller: dict[str, Any], buyer: dict[str, Any], t: Texts) -> dict[str, Any]:
+    """What ``_letterhead.typ.j2`` shows: sender line, seller's address and bank, recipient."""
+    seller_address = (
+        f"{seller['street']} {seller['house_number']}, {seller['postcode']} {seller['city']}"
+    )
+    recipient = (
+        buyer.get("company"),
+        buyer["name"],
+        f"{buyer['street']} {buyer['house_number']}",
+        f"{buyer['postcode']} {buyer['city']}",
+        t.country_name(buyer["country"]) if buyer["country"] != "DE" else None,
+    )
+    return {
+        "t": t,
+        "seller": seller,
+        "seller_address": seller_address,
+        "seller_iban": _grouped(seller["iban"]),
+        "sender_line": f"{seller['name']} · {seller_address}",
+        "buyer_address": [row for row in recipient if row],
+    }
+
+
 def template_context(doc: InvoiceDoc) -> dict[str, Any]:
     """Everything the template shows, formatted for the buyer's language."""
     language = doc.buyer.get("language", "de")
     locale = "de_DE" if language == "de" else "en_GB"
     t = texts(language)
     seller, buyer, payment = doc.seller, doc.buyer, doc.payment
-    seller_address = (
-        f"{seller['street']} {seller['house_number']}, {seller['postcode']} {seller['city']}"
-    )
-    buyer_address = [
-        row
-        for row in (
-            buyer.get("company"),
-            buyer["name"],
-            f"{buyer['street']} {buyer['house_number']}",
-            f"{buyer['postcode']} {buyer['city']}",
-            t.country_name(buyer["country"]) if buyer["country"] != "DE" else None,
-        )
-        if row
-    ]
     period = f"{_day(doc.service_start, locale)} – {_day(doc.last_service_day, locale)}"
     header_rows = [
         (t.number_credit if doc.is_credit_note else t.number, doc.number),
@@ -169,14 +177,9 @@ def template_context(doc: InvoiceDoc) -> dict[str, Any]:
         else None
     )
     return {
-        "t": t,
+        **letterhead(seller, buyer, t),
         "lang": language,
         "title": title,
-        "seller": seller,
-        "seller_address": seller_address,
-        "seller_iban": _grouped(seller["iban"]),
-        "sender_line": f"{seller['name']} · {seller_address}",
-        "buyer_address": buyer_address,
         "header_rows": header_rows,
         "preceding": preceding,
         "lines": lines,

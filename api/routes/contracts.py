@@ -14,6 +14,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, RequireRole
+from api.creation import claim_creation
 from api.deps import SessionDep
 from api.errors import FieldError, conflict, not_found
 from api.schemas import (
@@ -30,7 +31,8 @@ from api.schemas import (
 )
 from api.workflow_starts import contract_workflow_id, start_pending
 from config import Role
-from db.idempotency import claim, fingerprint
+from db.contracts import version_in_force
+from db.idempotency import fingerprint
 from db.models import Contract, ContractVersion, Customer, PriceVersion, Product, Tld, WorkflowStart
 from domain.calendar import add_months
 from workflows.contract import ContractWorkflow
@@ -121,23 +123,11 @@ def version_out(version: ContractVersion) -> ContractVersionOut:
     )
 
 
-async def _version_as_of(
-    session: AsyncSession, contract_id: uuid.UUID, as_of: date
-) -> ContractVersion | None:
-    rows = await session.execute(
-        select(ContractVersion)
-        .where(ContractVersion.contract_id == contract_id, ContractVersion.valid_from <= as_of)
-        .order_by(ContractVersion.valid_from.desc(), ContractVersion.version.desc())
-        .limit(1)
-    )
-    return rows.scalar_one_or_none()
-
-
 async def contract_out(
     session: AsyncSession, contract: Contract, as_of: date | None = None
 ) -> ContractOut:
     day = as_of or max(contract.start_date, date.today())
-    version = await _version_as_of(session, contract.id, day)
+    version = await version_in_force(session, contract.id, day)
     return ContractOut(
         id=contract.id,
         crm_reference=contract.crm_reference,
@@ -171,15 +161,7 @@ async def create_contract(
     """Record the contract and start its workflow ``contract-{id}`` (exactly once)."""
     print_ = fingerprint(fingerprint_source(body))
     async with session.begin():
-        got = await claim(session, "contract", f"crm:{body.crm_reference}", print_, uuid.uuid4())
-        if got.is_new and idempotency_key:
-            keyed = await claim(
-                session, "contract", f"key:{idempotency_key}", print_, got.resource_id
-            )
-            if not keyed.is_new:
-                raise conflict("Idempotency-Key was used for another contract")
-        if not got.same_request:
-            raise conflict(f"contract {body.crm_reference} exists with other data")
+        got = await claim_creation(session, "contract", body.crm_reference, idempotency_key, print_)
         if not got.is_new:
             existing = await session.get(Contract, got.resource_id)
             assert existing is not None

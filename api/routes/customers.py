@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.auth import Principal, RequireRole
+from api.creation import claim_creation
 from api.deps import SessionDep, SettingsDep
-from api.errors import FieldError, conflict, not_found
+from api.errors import FieldError, not_found
 from api.schemas import (
     Address,
     CustomerCreate,
@@ -22,7 +23,7 @@ from api.schemas import (
     fingerprint_source,
 )
 from config import Role
-from db.idempotency import claim, fingerprint
+from db.idempotency import fingerprint
 from db.models import Customer, CustomerFlag
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -114,15 +115,7 @@ async def create_customer(
     """Create a customer; repeating the request (same CRM reference) returns the same one."""
     print_ = fingerprint(fingerprint_source(body))
     async with session.begin():
-        got = await claim(session, "customer", f"crm:{body.crm_reference}", print_, uuid.uuid4())
-        if got.is_new and idempotency_key:
-            keyed = await claim(
-                session, "customer", f"key:{idempotency_key}", print_, got.resource_id
-            )
-            if not keyed.is_new:
-                raise conflict("Idempotency-Key was used for another customer")
-        if not got.same_request:
-            raise conflict(f"customer {body.crm_reference} exists with other data")
+        got = await claim_creation(session, "customer", body.crm_reference, idempotency_key, print_)
         if not got.is_new:
             customer = await session.get(Customer, got.resource_id)
             assert customer is not None

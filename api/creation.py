@@ -1,0 +1,31 @@
+"""Idempotent creation for the CRM: the CRM reference (and an optional Idempotency-Key)
+claim the request; the same body again gets the first result, another body a 409."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import conflict
+from db.idempotency import Claim, claim
+
+
+async def claim_creation(
+    session: AsyncSession,
+    scope: str,
+    crm_reference: str,
+    idempotency_key: str | None,
+    request_fingerprint: str,
+) -> Claim:
+    """Claim inside the creating transaction; raises 409 for a reused reference or key."""
+    got = await claim(session, scope, f"crm:{crm_reference}", request_fingerprint, uuid.uuid4())
+    if got.is_new and idempotency_key:
+        keyed = await claim(
+            session, scope, f"key:{idempotency_key}", request_fingerprint, got.resource_id
+        )
+        if not keyed.is_new:
+            raise conflict(f"Idempotency-Key was used for another {scope}")
+    if not got.same_request:
+        raise conflict(f"{scope} {crm_reference} exists with other data")
+    return got
