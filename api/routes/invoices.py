@@ -19,7 +19,7 @@ from api.errors import FieldError, conflict, not_found
 from config import Role
 from db.idempotency import fingerprint
 from db.invoices import CREDIT_NOTE, INVOICE, issue_credit_note, lines_of
-from db.models import Contract, Invoice, InvoiceDocument
+from db.models import Contract, Invoice, InvoiceDocument, Receivable
 from workflows.invoice import InvoiceWorkflow
 from workflows.models import InvoiceWorkflowInput
 
@@ -136,13 +136,20 @@ async def list_invoices(
     contract_id: uuid.UUID | None = None,
     customer_id: uuid.UUID | None = None,
     type: Annotated[str | None, Query(pattern="^(invoice|credit_note)$")] = None,
+    status: Annotated[
+        str | None, Query(pattern="^(open|paid|collection)$", description="payment status")
+    ] = None,
     issued_from: date | None = None,
     issued_to: date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> InvoicePage:
-    """Newest first. Payment status filters arrive with collection."""
+    """Newest first; ``status`` is the payment status of the invoice's receivable."""
     query = select(Invoice)
+    if status:
+        query = query.join(Receivable, Receivable.invoice_number == Invoice.number).where(
+            Receivable.status == status
+        )
     if contract_id:
         query = query.where(Invoice.contract_id == contract_id)
     if customer_id:

@@ -150,6 +150,13 @@ async def test_on_time_debit_is_collected_once_and_paid(
     )
     paid = await receivable(session_factory, number)
     assert paid is not None and (paid.status, paid.paid_cents) == ("paid", GROSS)
+    customer_id = invoice["customer_id"]
+    for status, expected in (("paid", [number]), ("open", [])):
+        listed = await api.get(
+            "/v1/invoices", params={"customer_id": customer_id, "status": status},
+            headers=auth("finance"),
+        )  # fmt: skip
+        assert [i["number"] for i in listed.json()["items"]] == expected
     await record_history(temporal_env.client, f"invoice-{number}", "invoice-debit")
 
 
@@ -402,3 +409,23 @@ async def test_a_dispute_pauses_the_ladder(
     assert [m for m in mails_about(mail_sink, number) if "dunning" in m["Message-ID"]] == []
     stored = await receivable(session_factory, number)
     assert stored is not None and stored.disputed and stored.dunning_step is None
+
+
+async def test_a_mandate_unused_for_36_months_lapses(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    signed = date.today() - timedelta(days=3 * 365 + 30)  # more than 36 months ago, never used
+    mandate = {**consumer_body()["sepa_mandate"], "signed_on": signed.isoformat()}
+    mandate["mandate_reference"] = f"OLD-{uuid.uuid4().hex[:10]}"
+    invoice = await issued(api, await create_customer(api, consumer_body(sepa_mandate=mandate)))
+    number = invoice["number"]
+    await eventually(lambda: receivable(session_factory, number), lambda r: r is not None, 30)
+    await asyncio.sleep(2)  # the workflow registers (or refuses) the debit right after
+    assert await debit_of(session_factory, number) is None
+    async with session_factory() as session:
+        from db.models import SepaMandate
+
+        row = await session.get(SepaMandate, mandate["mandate_reference"])
+    assert row is not None and row.status == "lapsed"

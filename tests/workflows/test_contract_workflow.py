@@ -24,6 +24,7 @@ from workflows.models import (
     CancelRequest,
     ContractStateView,
     ContractStatus,
+    PaymentMethodChanged,
     SuspensionRequest,
 )
 
@@ -349,6 +350,11 @@ async def test_repeated_billing_and_duplicate_signals_have_one_effect(
         ContractWorkflow.resume, SuspensionRequest(reason="paid", request_id="dun-2")
     )
     await eventually(lambda: state(handle), lambda v: v.status is ContractStatus.ACTIVE)
+
+    change = PaymentMethodChanged(payment_method="bank_transfer", request_id="pm-1")
+    await handle.signal(ContractWorkflow.payment_method_changed, change)
+    view = await eventually(lambda: state(handle), lambda v: v.payment_method == "bank_transfer")
+    assert view.payment_method == "bank_transfer"
 
     cancel = CancelRequest(request_id="crm-batch-7")
     await handle.signal(ContractWorkflow.cancellation_requested, cancel)
