@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --constraint constraints.txt
 
-.PHONY: run test lint bench chaos clean-var
+.PHONY: run test lint bench clean-var
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit("faktura needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -23,6 +23,12 @@ run: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks print figures (docs/PERFORMANCE.md); N contracts: make bench N=6000
+N ?= 300
+bench: $(VENV)/.installed-dev
+	$(PY) bench/render_invoices.py 200
+	$(PY) bench/chain.py --contracts $(N)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
