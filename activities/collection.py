@@ -13,6 +13,7 @@ from temporalio import activity
 
 from activities.invoicing import write_once
 from config import Settings
+from db.invoices import invoice_by_number
 from db.models import (
     CollectionCase,
     Contract,
@@ -60,7 +61,9 @@ class CollectionActivities:
         self.settings = settings
 
     async def _invoice(self, session: AsyncSession, number: str) -> Invoice:
-        return (await session.execute(select(Invoice).where(Invoice.number == number))).scalar_one()
+        invoice = await invoice_by_number(session, number)
+        assert invoice is not None, number
+        return invoice
 
     @activity.defn
     async def open_receivable(self, input: NumberInput) -> ReceivableInfo:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from config import Settings
-from db.invoices import lines_of
+from db.invoices import invoice_by_number, lines_of
 from db.models import Invoice, InvoiceDocument, InvoiceLineRow
 from documents.einvoice import render_xml
 from documents.model import DocLine, DocTaxGroup, InvoiceDoc
@@ -85,9 +85,8 @@ class InvoiceActivities:
         self.settings = settings
 
     async def load_doc(self, session: AsyncSession, number: str) -> tuple[Invoice, InvoiceDoc]:
-        invoice = (
-            await session.execute(select(Invoice).where(Invoice.number == number))
-        ).scalar_one()
+        invoice = await invoice_by_number(session, number)
+        assert invoice is not None, number
         lines = await lines_of(session, invoice.id)  # type: ignore[arg-type]
         return invoice, invoice_doc(invoice, lines, self.settings.seller.model_dump())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,8 +57,10 @@ async def import_statement(
     return statement, len(new_lines), booked
 
 
-async def unmatched_lines(session: AsyncSession, limit: int = 100) -> list[BankLine]:
+async def count_unmatched(session: AsyncSession, statement_id: str) -> int:
     rows = await session.execute(
-        select(BankLine).where(BankLine.status == "unmatched").order_by(BankLine.id).limit(limit)
+        select(func.count())
+        .select_from(BankLine)
+        .where(BankLine.statement_id == statement_id, BankLine.status == "unmatched")
     )
-    return list(rows.scalars())
+    return int(rows.scalar_one())

@@ -31,6 +31,12 @@ INVOICE = "380"
 CREDIT_NOTE = "381"
 
 
+async def invoice_by_number(session: AsyncSession, number: str) -> Invoice | None:
+    return (
+        await session.execute(select(Invoice).where(Invoice.number == number))
+    ).scalar_one_or_none()
+
+
 async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
     series = f"{prefix}-{year}"
     await session.execute(

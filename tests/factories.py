@@ -38,6 +38,13 @@ def consumer_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def transfer_consumer_body(**overrides: Any) -> dict[str, Any]:
+    """A consumer who pays by bank transfer (no mandate)."""
+    body = consumer_body(payment_method="bank_transfer", **overrides)
+    body.pop("sepa_mandate")
+    return body
+
+
 def business_body(**overrides: Any) -> dict[str, Any]:
     body = consumer_body(
         kind="business",

@@ -13,7 +13,6 @@ import contextlib
 from datetime import date, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -53,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         SettleFinalInput,
         SuspensionRequest,
     )
+    from workflows.options import DB_STEP, EXTERNAL_CALL
 
 # Activity names (implemented in activities/contracts.py; by name, so workflows stay IO-free).
 LOAD_CONTRACT = "load_contract"
@@ -63,20 +63,6 @@ APPLY_PLAN_CHANGE = "apply_plan_change"
 RECORD_CANCELLATION = "record_cancellation"
 SETTLE_FINAL = "settle_final"
 
-DB_STEP = {
-    "start_to_close_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(
-        maximum_interval=timedelta(minutes=1), non_retryable_error_types=["InvalidRequest"]
-    ),
-}
-EXTERNAL_CALL = {
-    "start_to_close_timeout": timedelta(minutes=2),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=5),
-        maximum_interval=timedelta(minutes=10),
-        maximum_attempts=50,
-    ),
-}
 MAX_HANDLED_REQUEST_IDS = 200
 # Patch: billing issues invoices and starts their InvoiceWorkflow (histories before it don't).
 ISSUE_INVOICES = "issue-invoices"

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.dunning import Step, default_policy
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         SendDocumentInput,
         SuspensionRequest,
     )
+    from workflows.options import DB_STEP, DELIVERY, FILE_WORK
 
 RENDER_INVOICE_DOCUMENTS = "render_invoice_documents"
 SEND_DOCUMENT = "send_document"
@@ -50,24 +50,6 @@ RECEIVABLE_STATE = "receivable_state"
 PREPARE_DUNNING_LETTER = "prepare_dunning_letter"
 HAND_OVER_TO_COLLECTION = "hand_over_to_collection"
 
-RENDERING = {
-    "start_to_close_timeout": timedelta(minutes=2),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
-}
-DB_STEP = {
-    "start_to_close_timeout": timedelta(seconds=60),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=1)),
-}
-# Transient SMTP failures back off from 2 s to 5 min; the activity itself gives up after
-# FAKTURA_SMTP_MAX_ATTEMPTS and posts the document instead, so this never runs forever.
-DELIVERY = {
-    "start_to_close_timeout": timedelta(minutes=2),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=2),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=5),
-    ),
-}
 DELIVER_DOCUMENTS = "deliver-documents"  # patch: runs recorded before delivery existed
 COLLECT = "collect"  # patch: runs recorded before collection existed
 
@@ -99,7 +81,7 @@ class InvoiceWorkflow:
             RENDER_INVOICE_DOCUMENTS,
             RenderInvoiceInput(number=input.number),
             result_type=InvoiceDocuments,
-            **RENDERING,
+            **FILE_WORK,
         )
         self._set_status("documents_ready")
         delivery = None

@@ -17,7 +17,7 @@ from api.auth import Principal, RequireRole
 from api.deps import SessionDep
 from api.errors import FieldError, conflict, not_found
 from config import Role
-from db.bank import import_statement, unmatched_lines
+from db.bank import count_unmatched, import_statement
 from db.models import BankLine, CollectionCase, Receivable, SepaBatch
 from db.receivables import book_line
 from documents.camt import CamtError
@@ -83,10 +83,7 @@ async def post_bank_statement(
     try:
         async with session.begin():
             statement, new_lines, booked = await import_statement(session, content, principal.actor)
-            unmatched = sum(
-                1 for line in await unmatched_lines(session, 100_000)
-                if line.statement_id == statement.id
-            )  # fmt: skip
+            unmatched = await count_unmatched(session, statement.id)
     except CamtError as error:
         raise FieldError(("file",), str(error)).to_http() from None
     await notify_bookings(request.app.state.temporal, booked)

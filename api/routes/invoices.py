@@ -18,7 +18,7 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import FieldError, conflict, not_found
 from config import Role
 from db.idempotency import fingerprint
-from db.invoices import CREDIT_NOTE, INVOICE, issue_credit_note, lines_of
+from db.invoices import CREDIT_NOTE, INVOICE, invoice_by_number, issue_credit_note, lines_of
 from db.models import Contract, Invoice, InvoiceDocument, Receivable
 from workflows.invoice import InvoiceWorkflow
 from workflows.models import InvoiceWorkflowInput
@@ -113,9 +113,7 @@ async def _detail(session: SessionDep, invoice: Invoice) -> InvoiceOut:
 
 
 async def _invoice(session: SessionDep, number: str) -> Invoice:
-    invoice = (
-        await session.execute(select(Invoice).where(Invoice.number == number))
-    ).scalar_one_or_none()
+    invoice = await invoice_by_number(session, number)
     if invoice is None:
         raise not_found("invoice")
     return invoice

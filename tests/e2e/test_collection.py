@@ -24,7 +24,13 @@ from devstack.smtp_sink import MailSink
 from documents.pain008 import XSD
 from domain.target2 import next_business_day, on_or_after
 from tests.camt_files import Entry, camt053, camt054
-from tests.factories import business_body, consumer_body, contract_body, create_customer
+from tests.factories import (
+    business_body,
+    consumer_body,
+    contract_body,
+    create_customer,
+    transfer_consumer_body,
+)
 from tests.helpers import auth, eventually, record_history
 from workflows.invoice import InvoiceWorkflow
 from workflows.models import SepaBatchInput
@@ -235,8 +241,7 @@ async def test_partial_payment_over_payment_unmatched_line_and_bad_statement(
     api: httpx.AsyncClient,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    transfer = consumer_body(payment_method="bank_transfer")
-    transfer.pop("sepa_mandate")
+    transfer = transfer_consumer_body()
     one = await issued(api, await create_customer(api, transfer))
     two = await issued(
         api, await create_customer(api, dict(transfer, crm_reference=f"C-{uuid.uuid4().hex[:8]}"))
@@ -298,8 +303,7 @@ async def test_no_payment_walks_the_ladder_suspends_and_payment_resumes(
     mail_sink: MailSink,
     settings: Any,
 ) -> None:
-    transfer = consumer_body(payment_method="bank_transfer")
-    transfer.pop("sepa_mandate")
+    transfer = transfer_consumer_body()
     invoice = await issued(api, await create_customer(api, transfer))
     number = invoice["number"]
     due = date.fromisoformat(invoice["due_date"])
@@ -389,8 +393,7 @@ async def test_a_dispute_pauses_the_ladder(
     session_factory: async_sessionmaker[AsyncSession],
     mail_sink: MailSink,
 ) -> None:
-    transfer = consumer_body(payment_method="bank_transfer")
-    transfer.pop("sepa_mandate")
+    transfer = transfer_consumer_body()
     invoice = await issued(api, await create_customer(api, transfer))
     number = invoice["number"]
     due = date.fromisoformat(invoice["due_date"])

@@ -61,6 +61,19 @@ async def entries(
         return list(rows.scalars())
 
 
+async def provisioning_actions(
+    factory: async_sessionmaker[AsyncSession], contract_id: str
+) -> list[str]:
+    """What the platform was asked to do for a contract, in order."""
+    async with factory() as session:
+        rows = await session.execute(
+            select(ProvisioningRequest.action)
+            .where(ProvisioningRequest.contract_id == uuid.UUID(contract_id))
+            .order_by(ProvisioningRequest.id)
+        )
+        return list(rows.scalars())
+
+
 async def state(handle: WorkflowHandle[Any, Any]) -> ContractStateView:
     for _ in range(50):  # right after a skip the server may not answer queries yet
         try:
@@ -133,19 +146,7 @@ async def test_thirteen_monthly_periods_from_jan_31_of_a_leap_year(
         ("2028-02-29", "2028-03-31"),
         ("2028-03-31", "2028-04-30"),
     ]
-    async with session_factory() as session:
-        actions = (
-            (
-                await session.execute(
-                    select(ProvisioningRequest.action).where(
-                        ProvisioningRequest.contract_id == uuid.UUID(contract_id)
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-    assert actions == ["activate"]
+    assert await provisioning_actions(session_factory, contract_id) == ["activate"]
 
 
 def virtual(day: date, hour: int = 12) -> timedelta:
@@ -252,19 +253,7 @@ async def test_ordinary_cancellation_respects_minimum_term_and_notice(
     got = await entries(session_factory, contract_id)
     assert [e.billing_date.month for e in got] == list(range(1, 13))  # nothing billed for 2028
     assert {e.total_cents for e in got} == {335}  # business net 3.35, grandfathered
-    async with session_factory() as session:
-        actions = (
-            (
-                await session.execute(
-                    select(ProvisioningRequest.action)
-                    .where(ProvisioningRequest.contract_id == uuid.UUID(contract_id))
-                    .order_by(ProvisioningRequest.id)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    assert actions == ["activate", "deprovision"]
+    assert await provisioning_actions(session_factory, contract_id) == ["activate", "deprovision"]
     description = await handle.describe()
     assert description.status == WorkflowExecutionStatus.COMPLETED
     await record_history(temporal_env.client, handle.id, "ordinary-cancellation")
@@ -366,18 +355,8 @@ async def test_repeated_billing_and_duplicate_signals_have_one_effect(
     assert [(r.request_id, r.reason) for r in view.rejected_requests] == [
         ("crm-batch-8", "already cancelled to " + str(view.end - timedelta(days=1)))
     ]
+    actions = await provisioning_actions(session_factory, contract_id)
     async with session_factory() as session:
-        actions = (
-            (
-                await session.execute(
-                    select(ProvisioningRequest.action)
-                    .where(ProvisioningRequest.contract_id == uuid.UUID(contract_id))
-                    .order_by(ProvisioningRequest.id)
-                )
-            )
-            .scalars()
-            .all()
-        )
         versions = (
             (
                 await session.execute(
