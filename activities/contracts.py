@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.invoice_start import start_invoice_workflow
 from activities.provisioning import Provisioner, technical_parameters
 from config import Settings
 from db.contracts import (
@@ -164,6 +165,12 @@ class ContractActivities:
 
     @activity.defn
     async def bill_period(self, input: BillPeriodInput) -> BillingEntryResult:
+        result = await self._bill_period(input)
+        if input.start_invoice:
+            await start_invoice_workflow(result.invoice_number, input.contract_id)
+        return result
+
+    async def _bill_period(self, input: BillPeriodInput) -> BillingEntryResult:
         """Charge the items whose period starts on the due day (billed in advance)."""
         contract_id = uuid.UUID(input.contract_id)
         async with self.session_factory() as session, session.begin():
@@ -181,6 +188,12 @@ class ContractActivities:
 
     @activity.defn
     async def apply_plan_change(self, input: PlanChangeInput) -> PlanChangeResult:
+        result = await self._apply_plan_change(input)
+        if input.start_invoice:
+            await start_invoice_workflow(result.invoice_number, input.contract_id)
+        return result
+
+    async def _apply_plan_change(self, input: PlanChangeInput) -> PlanChangeResult:
         """A new contract version (now for an upgrade, at the period end for a downgrade)
         and, for an upgrade, the pro-rata charge and credit for the rest of the period."""
         contract_id = uuid.UUID(input.contract_id)
@@ -267,6 +280,12 @@ class ContractActivities:
 
     @activity.defn
     async def settle_final(self, input: SettleFinalInput) -> BillingEntryResult:
+        result = await self._settle_final(input)
+        if input.start_invoice:
+            await start_invoice_workflow(result.invoice_number, input.contract_id)
+        return result
+
+    async def _settle_final(self, input: SettleFinalInput) -> BillingEntryResult:
         """Credit whatever was billed in advance for days after the end."""
         contract_id = uuid.UUID(input.contract_id)
         async with self.session_factory() as session, session.begin():

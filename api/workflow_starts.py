@@ -29,7 +29,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from db.models import Contract, WorkflowStart, utcnow
 from workflows import search_attributes as sa
 from workflows.contract import ContractWorkflow
-from workflows.models import ContractStatus, ContractWorkflowInput
+from workflows.models import ContractState, ContractStatus, ContractWorkflowInput
 
 log = logging.getLogger("faktura.workflow_starts")
 RELAY_INTERVAL_SECONDS = 2.0
@@ -40,13 +40,16 @@ def contract_workflow_id(contract_id: uuid.UUID) -> str:
     return f"contract-{contract_id}"
 
 
-async def start_contract_workflow(client: Client, task_queue: str, contract: Contract) -> None:
+async def start_contract_workflow(
+    client: Client, task_queue: str, contract: Contract, state: ContractState | None = None
+) -> None:
+    """Start ``contract-{id}`` (pending, or with ``state`` as a continued run carries it)."""
     # A closed run under this id means it was started before: nothing to do.
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             ContractWorkflow.run,
             ContractWorkflowInput(
-                contract_id=str(contract.id), customer_id=str(contract.customer_id)
+                contract_id=str(contract.id), customer_id=str(contract.customer_id), state=state
             ),
             id=contract_workflow_id(contract.id),
             task_queue=task_queue,
@@ -54,7 +57,10 @@ async def start_contract_workflow(client: Client, task_queue: str, contract: Con
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
                 [
-                    SearchAttributePair(sa.CONTRACT_STATUS, ContractStatus.PENDING.value),
+                    SearchAttributePair(
+                        sa.CONTRACT_STATUS,
+                        (state.status if state else ContractStatus.PENDING).value,
+                    ),
                     SearchAttributePair(sa.CUSTOMER_ID, str(contract.customer_id)),
                 ]
             ),

@@ -1,203 +1,184 @@
-"""The billing chain under load: N contracts due now -> invoice, PDF + XML, e-mail, debit,
-SEPA file. A first cut of the reference-day benchmark (issue 8); prints figures.
+"""The reference-day benchmark: N active contracts due today run the whole chain (invoice,
+PDF + XML, e-mail into the SMTP sink, receivable, SEPA debit, pain.008), and in the same
+run the bare Temporal ceiling for the same shape. Prints figures; passes or fails nothing.
 
-    .venv/bin/python bench/chain.py --contracts 300
+    .venv/bin/python bench/chain.py --contracts 6000 --workers 2      # make bench N=6000
 
-Runs its own embedded Postgres, Temporal dev server (SQLite, WAL) and SMTP sink in a
-temporary directory; the worker runs in this process.
+Everything runs as separate processes in a temporary directory: embedded Postgres, the
+Temporal dev server (SQLite), the SMTP sink and K worker processes (devstack/stack.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select, text  # noqa: E402
+from temporalio.client import Client  # noqa: E402
 
-from api.workflow_starts import start_contract_workflow  # noqa: E402
-from cli import DEMO_CATALOG  # noqa: E402
-from config import Settings  # noqa: E402
-from db.catalog import load_catalog, read_catalog_file  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
-from db.models import Contract, ContractVersion, Customer, OutboxMessage, SepaDebit  # noqa: E402
-from devstack.postgres import EmbeddedPostgres  # noqa: E402
-from devstack.processes import free_port  # noqa: E402
-from devstack.smtp_sink import MailSink  # noqa: E402
-from devstack.temporal import TemporalDevServer  # noqa: E402
-from domain.calendar import add_months  # noqa: E402
+from db.models import OutboxMessage, SepaDebit  # noqa: E402
+from devstack.fleet import seed_fleet, start_fleet  # noqa: E402
+from devstack.processes import spawn, stop  # noqa: E402
+from devstack.stack import Stack, cpu_seconds, memory_mb  # noqa: E402
+from domain.berlin_time import berlin_date  # noqa: E402
 from temporal_client import connect  # noqa: E402
-from worker import running_worker  # noqa: E402
 from workflows.models import SepaBatchInput  # noqa: E402
 from workflows.print_batch import SepaBatchWorkflow  # noqa: E402
 
-IBAN = "DE02120300000000202051"
+BENCH = Path(__file__).resolve().parent
+PARTS = ("worker", "temporal", "postgres", "smtp sink")
 
 
-def customers_and_contracts(n: int, start: date) -> tuple[list[dict], list[dict], list[dict]]:
-    """80 % SEPA, 20 % transfer; every 4th a business, every 25th in Austria (reverse charge);
-    every 3rd contract has a yearly domain as well as the monthly package."""
-    customers, contracts, versions = [], [], []
-    for i in range(n):
-        business = i % 4 == 0
-        austria = i % 25 == 0
-        sepa = i % 5 != 0
-        cid, kid = uuid.uuid4(), uuid.uuid4()
-        customers.append({
-            "id": cid, "crm_reference": f"B-C-{cid.hex[:12]}", "kind": "business" if business else "consumer",
-            "name": f"Kunde {i}", "company": f"Firma {i} GmbH" if business else None,
-            "street": "Hauptstraße", "house_number": str(i % 200 + 1), "postcode": "1010" if austria else "10115",
-            "city": "Wien" if austria else "Berlin", "country": "AT" if austria else "DE",
-            "email": f"kunde{i}@example.org", "language": "de",
-            "vat_id": "ATU13585627" if austria and business else ("DE136695976" if business else None),
-            "payment_method": "sepa_direct_debit" if sepa else "bank_transfer",
-            "iban": IBAN if sepa else None, "bic": "BYLADEM1001" if sepa else None,
-            "mandate_reference": f"BM-{cid.hex[:20]}" if sepa else None,
-            "mandate_signed_on": date(2025, 1, 15) if sepa else None,
-            "invoice_channel": "email", "buyer_reference": None,
-            "price_list_code": "business" if business else "consumer-de", "request_fingerprint": "bench",
-        })  # fmt: skip
-        items = [{"product_code": "hosting-m-monthly", "quantity": 1, "domain": f"kunde{i}.de"}]
-        if i % 3 == 0:
-            items.append({"product_code": "domain-de", "quantity": 1, "domain": f"kunde{i}.de"})
-        contracts.append({
-            "id": kid, "crm_reference": f"B-K-{kid.hex[:12]}", "customer_id": cid, "start_date": start,
-            "concluded_on": start, "status": "pending", "request_fingerprint": "bench",
-        })  # fmt: skip
-        versions.append({
-            "contract_id": kid, "version": 1, "valid_from": start, "items": items,
-            "minimum_term_end": add_months(start, 12 if i % 3 == 0 else 1), "notice_period": "P1M",
-            "renewal_period": "P1M", "reason": "created", "recorded_by": "bench",
-        })  # fmt: skip
-    return customers, contracts, versions
+def progress(label: str, done: int, total: int, started: float) -> None:
+    bar = "#" * int(40 * done / max(total, 1))
+    rate = done / max(time.monotonic() - started, 1e-9)
+    print(f"\r{label:<6} [{bar:<40}] {done}/{total}  {rate:5.1f}/s", end="", flush=True)
 
 
-def process_stats(process: psutil.Process, children: bool = True) -> tuple[float, float]:
-    """CPU seconds and RSS (MB) of a process (and its children: Postgres backends)."""
-    cpu, rss = 0.0, 0.0
-    for p in [process, *(process.children(recursive=True) if children else [])]:
-        try:
-            times = p.cpu_times()
-            cpu += times.user + times.system
-            rss += p.memory_info().rss / 2**20
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            pass
-    return cpu, rss
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def run(n: int, concurrency: int) -> None:
-    work = Path(tempfile.mkdtemp(prefix="faktura-bench-"))
-    postgres = EmbeddedPostgres(work / "pg", free_port())
-    postgres.start(work / "pg.log")
-    temporal = TemporalDevServer(work / "temporal.sqlite", free_port(), free_port())
-    temporal.start(work / "temporal.log")
-    sink = MailSink(work / "mail", port=free_port())
-    sink.start()
-    try:
-        url = postgres.url()
-        await asyncio.to_thread(upgrade, url)
-        settings = Settings(
-            _env_file=None, database_url=url, temporal_address=temporal.address,
-            smtp_port=sink.port, archive_dir=work / "archive", db_pool_size=20,
-        )  # fmt: skip
-        engine = make_engine(url, 20)
-        factory = make_session_factory(engine)
-        start = date.today().replace(day=1)
-        customers, contracts, versions = customers_and_contracts(n, start)
-        async with factory() as session, session.begin():
-            await load_catalog(session, read_catalog_file(DEMO_CATALOG))
-            await session.execute(Customer.__table__.insert(), customers)
-            await session.execute(Contract.__table__.insert(), contracts)
-            await session.execute(ContractVersion.__table__.insert(), versions)
-        client = await connect(settings)
-        me, pg_proc = psutil.Process(), psutil.Process(postgres.process.pid)  # type: ignore[union-attr]
-        tp_proc = psutil.Process(temporal.process.pid)  # type: ignore[union-attr]
-        parts = (("worker", me, False), ("temporal", tp_proc, True), ("postgres", pg_proc, True))
-        before = {name: process_stats(p, kids)[0] for name, p, kids in parts}
-        started = time.monotonic()
-        async with running_worker(settings, client):
-            semaphore = asyncio.Semaphore(concurrency)
-            rows = [Contract(**c) for c in contracts]
+async def bare_ceiling(stack: Stack, n: int, workers: int, concurrency: int) -> float:
+    """Invoices per second of the no-op pair of workflows (bench/bare.py)."""
+    queue = f"bare-{uuid.uuid4().hex[:8]}"
+    processes = [
+        spawn([sys.executable, str(BENCH / "bare.py"), "--address", stack.temporal.address,
+               "--task-queue", queue], log_file=stack.work / "bare.log")
+        for _ in range(workers)
+    ]  # fmt: skip
+    client = await Client.connect(stack.temporal.address)
+    semaphore = asyncio.Semaphore(concurrency)
+    started = time.monotonic()
 
-            async def start_one(contract: Contract) -> None:
-                async with semaphore:
-                    await start_contract_workflow(client, settings.temporal_task_queue, contract)
-
-            await asyncio.gather(*[start_one(c) for c in rows])
-            peak = {"worker": 0.0, "temporal": 0.0, "postgres": 0.0}
-            while True:
-                async with factory() as session:
-                    sent = (await session.execute(
-                        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
-                    )).scalar_one()  # fmt: skip
-                    debits = (
-                        await session.execute(select(func.count()).select_from(SepaDebit))
-                    ).scalar_one()
-                for name, proc, kids in parts:
-                    peak[name] = max(peak[name], process_stats(proc, kids)[1])
-                bar = "#" * int(40 * sent / n)
-                print(f"\r[{bar:<40}] {sent}/{n} mailed, {debits} debits", end="", flush=True)
-                if sent >= n and debits >= sum(1 for c in customers if c["iban"]):
-                    break
-                await asyncio.sleep(1)
-            async with factory() as session:  # the file is built the business day before
-                first = (
-                    await session.execute(select(func.min(SepaDebit.collection_date)))
-                ).scalar_one()
-            batch = await client.execute_workflow(
-                SepaBatchWorkflow.run, SepaBatchInput(day=first - timedelta(days=1)),
-                id=f"bench-sepa-{uuid.uuid4()}",
-                task_queue=settings.temporal_task_queue,
+    async def start(i: int) -> None:
+        async with semaphore:
+            await client.start_workflow(
+                "BareContractWorkflow", f"{queue}-{i}", id=f"bare-contract-{queue}-{i}",
+                task_queue=queue,
             )  # fmt: skip
-            wall = time.monotonic() - started
+
+    await asyncio.gather(*(start(i) for i in range(n)))
+    query = f"WorkflowType = 'BareInvoiceWorkflow' AND ExecutionStatus = 'Completed' AND TaskQueue = '{queue}'"
+    while (done := (await client.count_workflows(query)).count) < n:
+        progress("bare", done, n, started)
+        await asyncio.sleep(1)
+    wall = time.monotonic() - started
+    progress("bare", n, n, started)
+    print()
+    cpu = sum(cpu_seconds(process.pid) for process in processes)
+    print(f"bare workers CPU {cpu:.1f} s ({1000 * cpu / n:.0f} ms per invoice)")
+    for process in processes:
+        stop(process)
+    return n / wall
+
+
+async def run(n: int, workers: int, concurrency: int, bare: bool) -> None:
+    stack = Stack(Path(tempfile.mkdtemp(prefix="faktura-bench-")), workers=workers)
+    await asyncio.to_thread(stack.start)
+    try:
+        settings = stack.settings()
+        engine = make_engine(settings.database_url, 5)
+        factory = make_session_factory(engine)
+        today = berlin_date(datetime.now(UTC))
+        fleet = await seed_fleet(factory, n, today)
+        sepa_count = sum(1 for member in fleet if member.sepa)
+        ceiling = await bare_ceiling(stack, n, workers, concurrency) if bare else None
+
+        stack.start_workers()
+        client = await connect(settings)
+        pids = stack.pids()
+        before = {part: sum(cpu_seconds(pid) for pid in pids[part]) for part in PARTS}
+        peak_worker, peak = 0.0, dict.fromkeys(PARTS, 0.0)
+        started = time.monotonic()
+        await start_fleet(client, settings.temporal_task_queue, fleet, concurrency)
+        while True:
+            async with factory() as session:
+                mailed = (await session.execute(select(func.count()).select_from(OutboxMessage)
+                          .where(OutboxMessage.status == "sent"))).scalar_one()  # fmt: skip
+                debits = (
+                    await session.execute(select(func.count()).select_from(SepaDebit))
+                ).scalar_one()
+            for part in PARTS:
+                peak[part] = max(peak[part], sum(memory_mb(pid) for pid in pids[part]))
+            peak_worker = max([peak_worker, *(memory_mb(pid) for pid in pids["worker"])])
+            progress("chain", mailed, n, started)
+            if mailed >= n and debits >= sepa_count:
+                break
+            await asyncio.sleep(1)
+        async with factory() as session:  # the file is built the business day before
+            first = (
+                await session.execute(select(func.min(SepaDebit.collection_date)))
+            ).scalar_one()
+        batch = await client.execute_workflow(
+            SepaBatchWorkflow.run, SepaBatchInput(day=first - timedelta(days=1)),
+            id=f"bench-sepa-{uuid.uuid4()}", task_queue=settings.temporal_task_queue,
+        )  # fmt: skip
+        wall = time.monotonic() - started
+        pids = stack.pids()
+        after = {part: sum(cpu_seconds(pid) for pid in pids[part]) for part in PARTS}
+        after["worker"] += stack.worker_cpu_gone
         async with factory() as session:
-            latencies = (await session.execute(text(
-                "SELECT EXTRACT(EPOCH FROM o.sent_at - c.created_at) FROM outbox_message o "
-                "JOIN invoice i ON i.number = o.reference JOIN contract c ON c.id = i.contract_id "
-                "WHERE o.status = 'sent'"
+            sent_at = (await session.execute(text(
+                "SELECT EXTRACT(EPOCH FROM sent_at - now()) FROM outbox_message WHERE status = 'sent'"
             ))).scalars().all()  # fmt: skip
-            sizes = (
+            db_size = (
                 await session.execute(text("SELECT pg_database_size(current_database())"))
             ).scalar_one()
         await engine.dispose()
-        after = {name: process_stats(p, kids)[0] for name, p, kids in parts}
-        lat = sorted(float(x) for x in latencies)
-        print()
-        print(f"contracts/invoices      {n}")
-        print(f"wall time               {wall:.1f} s")
-        print(f"invoices per second     {n / wall:.1f}")
-        print(f"due-to-mail latency     p50 {statistics.median(lat):.1f} s, "
-              f"p95 {lat[int(len(lat) * 0.95) - 1]:.1f} s")  # fmt: skip
-        print(f"SEPA file               {batch.transactions} debits in {batch.batch_id}")
-        for name in ("worker", "temporal", "postgres"):
-            print(
-                f"{name:<10} CPU {after[name] - before[name]:7.1f} s   peak RSS {peak[name]:7.0f} MB"
-            )
-        print(f"Postgres DB size        {sizes / 2**20:.0f} MB; Temporal SQLite "
-              f"{(work / 'temporal.sqlite').stat().st_size / 2**20:.0f} MB")  # fmt: skip
+        # due-to-mail: every contract was due when the run started
+        finished_ago = time.monotonic() - started
+        latencies = [finished_ago + float(x) for x in sent_at]
+        sqlite = sum(p.stat().st_size for p in stack.work.glob("temporal.sqlite*"))
+        report(n, workers, wall, ceiling, latencies, batch.transactions, before, after, peak,
+               peak_worker, db_size, sqlite, today)  # fmt: skip
     finally:
-        sink.stop()
-        temporal.stop()
-        postgres.stop()
+        await asyncio.to_thread(stack.stop)
+
+
+def report(
+    n: int, workers: int, wall: float, ceiling: float | None, latencies: list[float],
+    debits: int, before: dict, after: dict, peak: dict, peak_worker: float, db_size: int,
+    sqlite: int, today: date,
+) -> None:  # fmt: skip
+    rate = n / wall
+    print()
+    print(f"billing day {today}: {n} invoices, {workers} worker process(es)")
+    print(f"wall time               {wall:.1f} s")
+    print(f"invoices per second     {rate:.1f}")
+    if ceiling:
+        print(f"bare Temporal ceiling   {ceiling:.1f} per second -> ratio {rate / ceiling:.2f}")
+    print(f"due-to-mail latency     p50 {percentile(latencies, 0.5):.1f} s, "
+          f"p95 {percentile(latencies, 0.95):.1f} s")  # fmt: skip
+    print(f"SEPA file               {debits} debits in one pain.008")
+    for part in PARTS:
+        cpu = after[part] - before[part]
+        print(f"{part:<10} CPU {cpu:7.1f} s ({1000 * cpu / n:4.0f} ms/invoice)   "
+              f"peak PSS {peak[part]:6.0f} MB")  # fmt: skip
+    print(f"largest worker process  peak PSS {peak_worker:.0f} MB")
+    print(
+        f"Postgres DB size        {db_size / 2**20:.0f} MB; Temporal SQLite {sqlite / 2**20:.0f} MB"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--contracts", type=int, default=300)
+    parser.add_argument("--contracts", type=int, default=6000)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=50, help="parallel workflow starts")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare ceiling")
     options = parser.parse_args()
-    asyncio.run(run(options.contracts, options.concurrency))
+    asyncio.run(run(options.contracts, options.workers, options.concurrency, not options.no_bare))
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         SuspensionRequest,
     )
     from workflows.options import DB_STEP, EXTERNAL_CALL
+    from workflows.steps import local_steps, run_step
 
 # Activity names (implemented in activities/contracts.py; by name, so workflows stay IO-free).
 LOAD_CONTRACT = "load_contract"
@@ -64,6 +65,9 @@ RECORD_CANCELLATION = "record_cancellation"
 SETTLE_FINAL = "settle_final"
 
 MAX_HANDLED_REQUEST_IDS = 200
+# With local steps a billing round adds a handful of events: a new run once a year keeps
+# each run's history short enough to read and to replay.
+PERIODS_PER_RUN = 12
 # Patch: billing issues invoices and starts their InvoiceWorkflow (histories before it don't).
 ISSUE_INVOICES = "issue-invoices"
 # Patch: continue-as-new after a plan change issued an invoice.
@@ -99,6 +103,7 @@ class ContractWorkflow:
         # set when a handler issued an invoice: the next run starts without the finished
         # step in its history (and without the invoice's workflow as a pending child)
         self.fresh_run_wanted = False
+        self.periods_before_run = self.data.periods_billed
 
     # ---------------------------------------------------------------- main loop
 
@@ -119,13 +124,25 @@ class ContractWorkflow:
             today = self._today()
             if self._ends_by(today):
                 return await self._finish()
-            if billed or self.fresh_run_wanted or workflow.info().is_continue_as_new_suggested():
+            if (
+                self._new_run_due(billed)
+                or self.fresh_run_wanted
+                or workflow.info().is_continue_as_new_suggested()
+            ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._carry_over())
             wake = self.data.next_billing_date
             if self.data.end is not None and (wake is None or self.data.end < wake):
                 wake = self.data.end
             await self._sleep_until(wake)
+
+    def _new_run_due(self, billed: bool) -> bool:
+        """Old histories continued as new after every billing round (their invoice was a
+        pending child); with local steps a run lasts PERIODS_PER_RUN rounds."""
+        if not billed:
+            return False
+        billed_in_run = self.data.periods_billed - self.periods_before_run
+        return not local_steps() or billed_in_run >= PERIODS_PER_RUN
 
     def _today(self) -> date:
         return timers.today()
@@ -139,8 +156,8 @@ class ContractWorkflow:
         await timers.sleep_until(day, lambda: self.changed)
 
     async def _load(self) -> None:
-        facts: ContractFacts = await workflow.execute_activity(
-            LOAD_CONTRACT, self.contract_id, result_type=ContractFacts, **DB_STEP
+        facts: ContractFacts = await run_step(
+            LOAD_CONTRACT, self.contract_id, DB_STEP, ContractFacts
         )
         self.data.terms = facts.terms
         self.data.version = facts.version
@@ -160,28 +177,35 @@ class ContractWorkflow:
         ):
             due = self.data.next_billing_date
             issuing = workflow.patched(ISSUE_INVOICES)
-            billed_entry: BillingEntryResult = await workflow.execute_activity(
+            local = local_steps()
+            billed_entry: BillingEntryResult = await run_step(
                 BILL_PERIOD,
                 BillPeriodInput(
                     contract_id=self.contract_id,
                     due=due,
                     end=self.data.end,
                     issued_on=today if issuing else None,
+                    start_invoice=local,
                 ),
-                result_type=BillingEntryResult,
-                **DB_STEP,
+                DB_STEP,
+                BillingEntryResult,
             )
             if issuing:
-                await self._start_invoice(billed_entry.invoice_number)
+                await self._start_invoice(billed_entry.invoice_number, started=local)
             self.data.periods_billed += 1
             self._advance(due + timedelta(days=1))
             billed = True
         self._publish()
         return billed
 
-    async def _start_invoice(self, number: str | None) -> None:
-        """The invoice's own workflow: documents now, delivery and collection later."""
+    async def _start_invoice(self, number: str | None, *, started: bool) -> None:
+        """The invoice's own workflow: documents now, delivery and collection later.
+        With local steps the issuing activity has started it already (no child workflow:
+        that saves the server two round trips per invoice); old histories start a child."""
         if number is None:
+            return
+        if started:
+            self.data.open_invoices = [*self.data.open_invoices[-49:], number]
             return
         with contextlib.suppress(WorkflowAlreadyStartedError):  # started before a retry
             await workflow.start_child_workflow(
@@ -206,18 +230,20 @@ class ContractWorkflow:
         end = self.data.end
         if self.data.status is not ContractStatus.PENDING and end is not None:
             issuing = workflow.patched(ISSUE_INVOICES)
-            settled: BillingEntryResult = await workflow.execute_activity(
+            local = local_steps()
+            settled: BillingEntryResult = await run_step(
                 SETTLE_FINAL,
                 SettleFinalInput(
                     contract_id=self.contract_id,
                     end=end,
                     issued_on=self._today() if issuing else None,
+                    start_invoice=local,
                 ),
-                result_type=BillingEntryResult,
-                **DB_STEP,
+                DB_STEP,
+                BillingEntryResult,
             )
             if issuing:
-                await self._start_invoice(settled.invoice_number)
+                await self._start_invoice(settled.invoice_number, started=local)
             await self._provision(ProvisioningAction.DEPROVISION)
         self.data.next_billing_date = None
         await self._set_status(ContractStatus.ENDED)
@@ -251,10 +277,10 @@ class ContractWorkflow:
         self.data.provisioning_counts[action.value] = sequence
 
     async def _set_status(self, status: ContractStatus) -> None:
-        await workflow.execute_activity(
+        await run_step(
             SET_CONTRACT_STATUS,
             SetContractStatusInput(contract_id=self.contract_id, status=status),
-            **DB_STEP,
+            DB_STEP,
         )
         self.data.status = status
         self._publish()
@@ -345,7 +371,7 @@ class ContractWorkflow:
             else:
                 end = earliest_end(_terms(self.data), berlin_date(received_at))
             end = max(end, self.data.terms.start)  # type: ignore[union-attr]
-            await workflow.execute_activity(
+            await run_step(
                 RECORD_CANCELLATION,
                 RecordCancellationInput(
                     contract_id=self.contract_id,
@@ -353,7 +379,7 @@ class ContractWorkflow:
                     change_key=f"cancel:{request.request_id or workflow.uuid4()}",
                     requested_by=request.requested_by,
                 ),
-                **DB_STEP,
+                DB_STEP,
             )
             self.data.end = end
             self.data.cancellation = CancellationConfirmation(
@@ -373,7 +399,8 @@ class ContractWorkflow:
     async def change_plan(self, request: ChangePlanRequest) -> PlanChangeResult:
         async with self.lock:
             info = workflow.current_update_info()
-            result: PlanChangeResult = await workflow.execute_activity(
+            local = local_steps()
+            result: PlanChangeResult = await run_step(
                 APPLY_PLAN_CHANGE,
                 PlanChangeInput(
                     contract_id=self.contract_id,
@@ -381,14 +408,17 @@ class ContractWorkflow:
                     day=self._today(),
                     change_key=f"change:{info.id if info else workflow.uuid4()}",
                     requested_by=request.requested_by,
+                    start_invoice=local,
                 ),
-                result_type=PlanChangeResult,
-                **DB_STEP,
+                DB_STEP,
+                PlanChangeResult,
             )
             if workflow.patched(ISSUE_INVOICES):
-                await self._start_invoice(result.invoice_number)
-                self.fresh_run_wanted = result.invoice_number is not None and workflow.patched(
-                    NEW_RUN_AFTER_CHANGE
+                await self._start_invoice(result.invoice_number, started=local)
+                self.fresh_run_wanted = (
+                    not local
+                    and result.invoice_number is not None
+                    and workflow.patched(NEW_RUN_AFTER_CHANGE)
                 )
             self.data.version = result.version
             self.data.schedule.append(

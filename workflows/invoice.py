@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         SuspensionRequest,
     )
     from workflows.options import DB_STEP, DELIVERY, FILE_WORK
+    from workflows.steps import run_step
 
 RENDER_INVOICE_DOCUMENTS = "render_invoice_documents"
 SEND_DOCUMENT = "send_document"
@@ -77,11 +78,11 @@ class InvoiceWorkflow:
 
     @workflow.run
     async def run(self, input: InvoiceWorkflowInput) -> InvoiceSummary:
-        documents: InvoiceDocuments = await workflow.execute_activity(
+        documents: InvoiceDocuments = await run_step(
             RENDER_INVOICE_DOCUMENTS,
             RenderInvoiceInput(number=input.number),
-            result_type=InvoiceDocuments,
-            **FILE_WORK,
+            FILE_WORK,
+            InvoiceDocuments,
         )
         self._set_status("documents_ready")
         delivery = None
@@ -96,8 +97,8 @@ class InvoiceWorkflow:
     # ------------------------------------------------------------------ collection
 
     async def _collect(self, input: InvoiceWorkflowInput, customer_id: str) -> None:
-        info: ReceivableInfo = await workflow.execute_activity(
-            OPEN_RECEIVABLE, NumberInput(number=self.number), result_type=ReceivableInfo, **DB_STEP
+        info: ReceivableInfo = await run_step(
+            OPEN_RECEIVABLE, NumberInput(number=self.number), DB_STEP, ReceivableInfo
         )
         if info.credit_note:
             self._set_status("credited")
@@ -132,10 +133,9 @@ class InvoiceWorkflow:
                 self._set_status("disputed")
                 await workflow.wait_condition(lambda: not self.disputed or self.open_cents <= 0)
                 continue
-            state: ReceivableState = await workflow.execute_activity(
-                RECEIVABLE_STATE, NumberInput(number=self.number), result_type=ReceivableState,
-                **DB_STEP,
-            )  # fmt: skip
+            state: ReceivableState = await run_step(
+                RECEIVABLE_STATE, NumberInput(number=self.number), DB_STEP, ReceivableState
+            )
             self.open_cents = state.open_cents
             if state.open_cents <= 0 or state.disputed:
                 self.disputed = state.disputed
@@ -150,11 +150,11 @@ class InvoiceWorkflow:
     ) -> None:
         today = self._today()
         if step in (Step.REMINDER, Step.FIRST_NOTICE, Step.FINAL_NOTICE):
-            await workflow.execute_activity(
+            await run_step(
                 PREPARE_DUNNING_LETTER,
                 DunningStepInput(number=self.number, step=step.value, on=today),
-                result_type=DunningStepResult,
-                **DB_STEP,
+                DB_STEP,
+                DunningStepResult,
             )
             await self._send(f"dunning:{step.value}", customer_id)
         elif step is Step.SUSPENSION:
@@ -164,23 +164,28 @@ class InvoiceWorkflow:
         elif step is Step.TERMINATION:
             await self._tell_contract(info.contract_id, "terminate")
         elif step is Step.COLLECTION:
-            await workflow.execute_activity(
+            await run_step(
                 HAND_OVER_TO_COLLECTION,
                 DunningStepInput(number=self.number, step=step.value, on=today),
-                **DB_STEP,
+                DB_STEP,
             )
         self.step = step
         self._set_status(step.value)
         await self._tell_contract(info.contract_id, "dunning_level")
 
     async def _debit(self, *, attempt: int, on: date) -> date | None:
-        registration: DebitRegistration = await workflow.execute_activity(
+        registration: DebitRegistration = await run_step(
             REGISTER_DEBIT,
-            RepresentInput(number=self.number, attempt=attempt, on=on, today=self._today(),
-                           amount_cents=self.open_cents),
-            result_type=DebitRegistration,
-            **DB_STEP,
-        )  # fmt: skip
+            RepresentInput(
+                number=self.number,
+                attempt=attempt,
+                on=on,
+                today=self._today(),
+                amount_cents=self.open_cents,
+            ),
+            DB_STEP,
+            DebitRegistration,
+        )
         if registration.registered:
             self.debit_attempts = attempt
             self._set_status("debit_registered")
@@ -200,9 +205,7 @@ class InvoiceWorkflow:
             if collection:
                 await self._send("notice:represent", customer_id)
                 return collection
-        await workflow.execute_activity(
-            SWITCH_TO_TRANSFER, NumberInput(number=self.number), **DB_STEP
-        )
+        await run_step(SWITCH_TO_TRANSFER, NumberInput(number=self.number), DB_STEP)
         await self._send("notice:new_mandate", customer_id)
         self._set_status("returned")
         return today
@@ -238,11 +241,11 @@ class InvoiceWorkflow:
                                                           request_id=request_id))  # fmt: skip
 
     async def _send(self, purpose: str, customer_id: str) -> DeliveryResult:
-        return await workflow.execute_activity(
+        return await run_step(
             SEND_DOCUMENT,
             SendDocumentInput(purpose=purpose, reference=self.number, customer_id=customer_id),
-            result_type=DeliveryResult,
-            **DELIVERY,
+            DELIVERY,
+            DeliveryResult,
         )
 
     # ------------------------------------------------------------------ time

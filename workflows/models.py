@@ -131,6 +131,7 @@ class BillPeriodInput(BaseModel):
     due: date
     end: date | None = None
     issued_on: date | None = None  # the business day of issue (default: the due day)
+    start_invoice: bool = False  # the activity starts the invoice's workflow itself
 
 
 class BillingEntryResult(BaseModel):
@@ -157,6 +158,7 @@ class PlanChangeInput(BaseModel):
     day: date
     change_key: str
     requested_by: str
+    start_invoice: bool = False
 
 
 class PlanChangeResult(BaseModel):
@@ -187,6 +189,7 @@ class SettleFinalInput(BaseModel):
     contract_id: str
     end: date
     issued_on: date | None = None
+    start_invoice: bool = False
 
 
 class SuspensionRequest(BaseModel):
