@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import HTTPException, status
+import asyncpg
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 
 class FieldError(Exception):
@@ -29,3 +32,30 @@ def conflict(detail: str) -> HTTPException:
 
 def not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} not found")
+
+
+def _data_error(error: BaseException) -> asyncpg.exceptions.DataError | None:
+    """The database's refusal of a value (too long, out of range, a NUL character)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, asyncpg.exceptions.DataError):
+            return seen
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return None
+
+
+def install_handlers(app: FastAPI) -> None:
+    """A value only the database refuses is bad input, not a server error: 422 with the
+    database's reason. The transaction was rolled back, so nothing changed."""
+
+    @app.exception_handler(DBAPIError)
+    async def _refused_value(request: Request, error: DBAPIError) -> JSONResponse:
+        refusal = _data_error(error)
+        if refusal is None:
+            raise error
+        reason = str(refusal).split("\n")[0]
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content={"detail": [{"loc": ["body"], "msg": f"a value was refused: {reason}",
+                                 "type": "value_error"}]},
+        )  # fmt: skip

@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api.errors import install_handlers
+from api.idempotency import IdempotencyMiddleware
 from api.routes import catalog, collection, contracts, customers, health, invoices
 from api.workflow_starts import relay_forever
 from config import Settings, get_settings
@@ -46,4 +48,6 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
     )
     for module in (health, catalog, customers, contracts, invoices, collection):
         app.include_router(module.router)
+    app.add_middleware(IdempotencyMiddleware)
+    install_handlers(app)
     return app

@@ -154,6 +154,25 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
+class IdempotentRequest(SQLModel, table=True):
+    """A state-changing request made with an Idempotency-Key, and the answer it got.
+
+    ``pending`` while the first request runs; ``done`` with its status and body after.
+    Scope: the caller's key digest, the method and the path, so keys never collide across
+    callers or routes."""
+
+    __tablename__ = "idempotent_request"
+
+    scope: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=200)
+    fingerprint: str = Field(max_length=64)
+    state: str = Field(default="pending", max_length=10)
+    status_code: int | None = None
+    content_type: str | None = Field(default=None, max_length=100)
+    body: bytes | None = None
+    created_at: datetime = _timestamp()
+
+
 class WorkflowStart(SQLModel, table=True):
     """Transactional outbox: written with the contract, cleared once Temporal has the run."""
 

@@ -3,6 +3,7 @@
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+MAX_CENTS = 2**31 - 1  # amounts are stored as 32-bit integer cents (21,474,836.47)
 
 
 def round_cents(amount: Decimal) -> int:
@@ -16,7 +17,9 @@ def to_cents(text: str | Decimal | int) -> int:
         amount = Decimal(str(text))
     except InvalidOperation as error:
         raise ValueError(f"not an amount: {text!r}") from error
-    if not amount.is_finite() or amount != amount.quantize(CENT):
+    if not amount.is_finite() or abs(amount) * 100 > MAX_CENTS:
+        raise ValueError(f"amount out of range: {text!r}")
+    if amount != amount.quantize(CENT):
         raise ValueError(f"amount must have at most two decimals: {text!r}")
     return int(amount * 100)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -133,7 +134,7 @@ class AssignmentIn(BaseModel):
 
 @router.post("/v1/bank-lines/{line_id}/assignment", response_model=BankLineOut)
 async def assign_bank_line(
-    line_id: int,
+    line_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
     body: AssignmentIn,
     request: Request,
     session: SessionDep,

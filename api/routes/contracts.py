@@ -245,6 +245,12 @@ def _handle(request: Request, contract_id: uuid.UUID):  # type: ignore[no-untype
     )
 
 
+def _update_id(kind: str, idempotency_key: str | None) -> str | None:
+    """The Idempotency-Key doubles as the update id: the workflow answers a repeat with the
+    first outcome, and its activity records the change once (change key in the database)."""
+    return f"{kind}:{idempotency_key}" if idempotency_key else None
+
+
 async def _ask(call: Awaitable[T]) -> T:
     """Send an update; a refusal by the workflow's validator or rules becomes 409."""
     try:
@@ -268,6 +274,7 @@ async def change_contract(
     request: Request,
     session: SessionDep,
     principal: Annotated[Principal, Depends(RequireRole(*READERS))],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> PlanChangeResult:
     """Change products or quantities: an upgrade applies now with a pro-rata charge and
     credit for the rest of the period, a downgrade at the end of the period."""
@@ -286,7 +293,9 @@ async def change_contract(
         requested_by=principal.actor,
     )
     return await _ask(
-        _handle(request, contract_id).execute_update(ContractWorkflow.change_plan, change)
+        _handle(request, contract_id).execute_update(
+            ContractWorkflow.change_plan, change, id=_update_id("change", idempotency_key)
+        )
     )
 
 
@@ -297,6 +306,7 @@ async def cancel_contract(
     request: Request,
     session: SessionDep,
     principal: Annotated[Principal, Depends(RequireRole(*READERS))],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> CancellationOut:
     """Cancel ordinarily (earliest end the terms allow) or extraordinarily (a given date).
     The answer is the confirmation §312k BGB requires: receipt time, contract, end date."""
@@ -310,9 +320,12 @@ async def cancel_contract(
         end_date=body.end_date,
         reason=body.reason,
         requested_by=principal.actor,
+        request_id=_update_id("cancel", idempotency_key),
     )
     confirmed = await _ask(
-        _handle(request, contract_id).execute_update(ContractWorkflow.cancel, cancel)
+        _handle(request, contract_id).execute_update(
+            ContractWorkflow.cancel, cancel, id=_update_id("cancel", idempotency_key)
+        )
     )
     return CancellationOut(
         contract_id=contract_id,

@@ -84,6 +84,9 @@ class CreditLine(BaseModel):
     net_cents: int = Field(gt=0)
 
 
+MAX_OFFSET = 1_000_000_000  # deeper pages are a mistake (and would overflow a bigint)
+
+
 class CreditNoteIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
     lines: list[CreditLine] | None = Field(
@@ -140,7 +143,7 @@ async def list_invoices(
     issued_from: date | None = None,
     issued_to: date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> InvoicePage:
     """Newest first; ``status`` is the payment status of the invoice's receivable."""
     query = select(Invoice)
@@ -167,7 +170,7 @@ async def contract_invoices(
     session: SessionDep,
     principal: Annotated[Principal, Depends(RequireRole(*READERS))],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> InvoicePage:
     if await session.get(Contract, contract_id) is None:
         raise not_found("contract")

@@ -231,8 +231,13 @@ async def test_same_reference_or_key_with_other_data_is_a_conflict(api: httpx.As
     customer = await create_customer(api)
     body = contract_body(customer["id"])
     key = {"Idempotency-Key": str(uuid.uuid4()), **auth("crm")}
-    assert (await api.post("/v1/contracts", json=body, headers=key)).status_code == 201
-    assert (await api.post("/v1/contracts", json=body, headers=key)).status_code == 200
+    first = await api.post("/v1/contracts", json=body, headers=key)
+    assert first.status_code == 201
+    again = await api.post("/v1/contracts", json=body, headers=key)  # the same answer, replayed
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.headers["idempotent-replayed"] == "true"
+    without_key = await api.post("/v1/contracts", json=body, headers=auth("crm"))
+    assert (without_key.status_code, without_key.json()["id"]) == (200, first.json()["id"])
     other = {**body, "start_date": "2026-03-16"}
     assert (await api.post("/v1/contracts", json=other, headers=auth("crm"))).status_code == 409
     another_contract = contract_body(customer["id"])

@@ -1,0 +1,150 @@
+"""API load: a bounded loop on loopback sends N ``POST /v1/contracts`` at C concurrent to a
+live API (uvicorn, one process) with its own Postgres and Temporal dev server. Every 20th
+request repeats an earlier one (same body, same Idempotency-Key), as a CRM retrying after a
+timeout would. Prints latency percentiles, errors and duplicates.
+
+    .venv/bin/python bench/api_load.py --requests 10000 --concurrency 50   # make load
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from cli import DEMO_CATALOG  # noqa: E402
+from db.catalog import read_catalog_file  # noqa: E402
+from db.engine import make_engine, make_session_factory  # noqa: E402
+from db.models import Contract, WorkflowStart  # noqa: E402
+from devstack.processes import free_port, port_open, spawn, stop, wait_until  # noqa: E402
+from devstack.stack import Stack  # noqa: E402
+
+CRM = {"Authorization": "Bearer dev-crm-key"}
+ADMIN = {"Authorization": "Bearer dev-admin-key"}
+CUSTOMERS = 100
+
+
+def customer_body(i: int) -> dict[str, Any]:
+    return {
+        "crm_reference": f"L-C-{uuid.uuid4().hex[:10]}", "kind": "consumer", "name": f"Last {i}",
+        "address": {"street": "Lastweg", "house_number": "1", "postcode": "10115",
+                    "city": "Berlin", "country": "DE"},
+        "email": f"last{i}@example.org", "payment_method": "bank_transfer",
+    }  # fmt: skip
+
+
+def contract_request(i: int, customers: list[str]) -> tuple[str, dict[str, Any]]:
+    body = {
+        "crm_reference": f"L-K-{uuid.uuid4().hex[:12]}",
+        "customer_id": customers[i % len(customers)],
+        "start_date": date.today().isoformat(),
+        "items": [{"product_code": "hosting-s-monthly", "domain": f"last{i}.de"}],
+    }
+    return f"load-{uuid.uuid4()}", body
+
+
+async def run(n: int, concurrency: int) -> None:
+    stack = Stack(Path(tempfile.mkdtemp(prefix="faktura-load-")), workers=0)
+    await asyncio.to_thread(stack.start)
+    port = free_port()
+    api = spawn(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        log_file=stack.work / "api.log", env={**os.environ, **stack.env()}, cwd=stack.work,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: port_open("127.0.0.1", port), timeout=30, what="the API")
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
+        ) as client:
+            catalog = read_catalog_file(DEMO_CATALOG).model_dump(mode="json")
+            (await client.post("/v1/admin/catalog", json=catalog, headers=ADMIN)).raise_for_status()
+            customers = []
+            for i in range(CUSTOMERS):
+                made = await client.post("/v1/customers", json=customer_body(i), headers=CRM)
+                made.raise_for_status()
+                customers.append(made.json()["id"])
+            requests = []
+            for i in range(n):
+                repeat = i % 20 == 19
+                # a retry of a request answered long ago (a running one would get 409)
+                requests.append(
+                    requests[i - 400] if repeat and i >= 400 else contract_request(i, customers)
+                )
+            unique = len({key for key, _ in requests})
+            latencies: list[float] = []
+            answers: collections.Counter[int] = collections.Counter()
+            queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+            for request in requests:
+                queue.put_nowait(request)
+
+            async def sender() -> None:
+                while not queue.empty():
+                    key, body = queue.get_nowait()
+                    began = time.perf_counter()
+                    response = await client.post(
+                        "/v1/contracts", json=body, headers={**CRM, "Idempotency-Key": key}
+                    )
+                    latencies.append(time.perf_counter() - began)
+                    answers[response.status_code] += 1
+
+            began = time.perf_counter()
+            await asyncio.gather(*(sender() for _ in range(concurrency)))
+            wall = time.perf_counter() - began
+        engine = make_engine(stack.postgres.url(), 2)
+        async with make_session_factory(engine)() as session:
+            contracts = (
+                await session.execute(select(func.count()).select_from(Contract))
+            ).scalar_one()
+            starts = (
+                await session.execute(select(func.count()).select_from(WorkflowStart))
+            ).scalar_one()
+        await engine.dispose()
+        report(n, concurrency, wall, sorted(latencies), answers, unique, contracts, starts)
+    finally:
+        stop(api)
+        await asyncio.to_thread(stack.stop)
+
+
+def report(
+    n: int, concurrency: int, wall: float, latencies: list[float],
+    answers: collections.Counter[int], unique: int, contracts: int, starts: int,
+) -> None:  # fmt: skip
+    def at(q: float) -> float:
+        return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * q))]
+
+    errors = sum(count for status, count in answers.items() if status >= 300)
+    print(f"{n} POST /v1/contracts, {concurrency} concurrent, one API process")
+    print(f"wall time        {wall:.1f} s ({n / wall:.0f} requests/s)")
+    print(f"latency          p50 {at(0.5):.0f} ms, p95 {at(0.95):.0f} ms, p99 {at(0.99):.0f} ms, "
+          f"max {1000 * latencies[-1]:.0f} ms")  # fmt: skip
+    print(f"answers          {dict(sorted(answers.items()))}; errors {errors}")
+    print(f"distinct requests {unique}; contracts stored {contracts}; workflow starts {starts}")
+    print(f"duplicates       {contracts - unique}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    options = parser.parse_args()
+    asyncio.run(run(options.requests, options.concurrency))
+
+
+if __name__ == "__main__":
+    main()
