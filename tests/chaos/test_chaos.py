@@ -75,11 +75,13 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
         await start_fleet(client, settings.temporal_task_queue, fleet)
 
         async def count(query) -> int:  # noqa: ANN001 - a select of one count
-            try:
-                async with factory() as session:
-                    return (await session.execute(query)).scalar_one()
-            except Exception:  # noqa: BLE001 - Postgres may be restarting
-                return -1
+            for _ in range(30):
+                try:
+                    async with factory() as session:
+                        return (await session.execute(query)).scalar_one()
+                except Exception:  # noqa: BLE001 - Postgres may be restarting
+                    await asyncio.sleep(1)
+            raise AssertionError("Postgres did not come back")
 
         def mailed() -> Awaitable[int]:
             return count(
@@ -88,7 +90,11 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
                 .where(OutboxMessage.status == "sent")
             )
 
-        faults = Faults(stack, mailed)
+        async def work_done() -> str:
+            issued = await count(select(func.count()).select_from(Invoice))
+            return f"{issued} issued, {await mailed()} mailed"
+
+        faults = Faults(stack, work_done)
         await asyncio.sleep(2)
         await faults.inject("SIGKILL worker (1st)", lambda: stack.kill_worker(0))
         await faults.inject("SMTP server stops", stack.stop_smtp)
