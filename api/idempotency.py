@@ -47,7 +47,7 @@ class Refused(Exception):
     """The key cannot be used for this request (409)."""
 
 
-def _digest(*parts: bytes) -> str:
+def digest(*parts: bytes) -> str:
     return hashlib.sha256(b"\0".join(parts)).hexdigest()
 
 
@@ -138,10 +138,10 @@ class IdempotencyMiddleware:
         if not 1 <= len(key) <= MAX_KEY_LENGTH:
             return await _problem(send, 422, f"1 to {MAX_KEY_LENGTH} characters", "string_length")
         body = await _read_body(receive)
-        request_scope = _digest(
+        request_scope = digest(
             headers.get(b"authorization", b""), scope["method"].encode(), scope["path"].encode()
         )
-        fingerprint = _digest(headers.get(b"content-type", b""), body)
+        fingerprint = digest(headers.get(b"content-type", b""), body)
         factory = scope["app"].state.session_factory
         try:
             stored = await claim(factory, request_scope, key, fingerprint)

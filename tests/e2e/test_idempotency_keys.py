@@ -5,10 +5,11 @@ must name every mutating route of the OpenAPI document, so a new route cannot fo
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -17,9 +18,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
+from api.idempotency import STALE_AFTER, digest
 from cli import DEMO_CATALOG
 from db.catalog import read_catalog_file
-from db.models import BankLine, ContractVersion, IdempotentRequest
+from db.models import BankLine, ContractVersion, IdempotentRequest, utcnow
 from tests.camt_files import Entry, camt053
 from tests.e2e.test_collection import import_file, issued, receivable
 from tests.factories import consumer_body, contract_body, create_customer
@@ -234,3 +236,29 @@ async def test_a_key_is_bounded_and_a_failed_request_frees_it(api: httpx.AsyncCl
         "/v1/customers", json=consumer_body(), headers={**auth("crm"), "Idempotency-Key": key}
     )
     assert fixed.status_code == 201, fixed.text  # the refused body did not keep the key
+
+
+async def test_a_running_request_is_409_and_a_dead_ones_claim_is_taken_over(
+    api: httpx.AsyncClient, session_factory: Factory
+) -> None:
+    """A claim left 'pending' by a request that died with its process blocks the key only
+    for STALE_AFTER; then the repeat runs (the route itself is idempotent underneath)."""
+    key = f"k-{uuid.uuid4()}"
+    content = json.dumps(consumer_body()).encode()
+    headers = {**auth("crm"), "Idempotency-Key": key, "Content-Type": "application/json"}
+    scope = digest(headers["Authorization"].encode(), b"POST", b"/v1/customers")
+    async with session_factory() as session, session.begin():
+        session.add(IdempotentRequest(
+            scope=scope, key=key, fingerprint=digest(b"application/json", content),
+        ))  # fmt: skip
+    running = await api.post("/v1/customers", content=content, headers=headers)
+    assert running.status_code == 409 and "still being processed" in running.text
+    async with session_factory() as session, session.begin():
+        row = await session.get(IdempotentRequest, (scope, key))
+        assert row is not None and row.state == "pending"
+        row.created_at = utcnow() - STALE_AFTER - timedelta(seconds=1)
+    taken_over = await api.post("/v1/customers", content=content, headers=headers)
+    assert taken_over.status_code == 201, taken_over.text
+    async with session_factory() as session:
+        row = await session.get(IdempotentRequest, (scope, key))
+        assert row is not None and (row.state, row.status_code) == ("done", 201)
