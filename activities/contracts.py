@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -59,6 +59,18 @@ def _line_from_json(data: dict[str, Any]) -> Line:
             "service_end": date.fromisoformat(data["service_end"]),
         }
     )
+
+
+Issued = TypeVar("Issued", BillingEntryResult, PlanChangeResult)
+
+
+async def _with_invoice_workflow(
+    input: BillPeriodInput | PlanChangeInput | SettleFinalInput, result: Issued
+) -> Issued:
+    """After the issuing transaction committed: start the invoice's workflow if asked to."""
+    if input.start_invoice:
+        await start_invoice_workflow(result.invoice_number, input.contract_id)
+    return result
 
 
 def invalid(message: str) -> ApplicationError:
@@ -165,10 +177,7 @@ class ContractActivities:
 
     @activity.defn
     async def bill_period(self, input: BillPeriodInput) -> BillingEntryResult:
-        result = await self._bill_period(input)
-        if input.start_invoice:
-            await start_invoice_workflow(result.invoice_number, input.contract_id)
-        return result
+        return await _with_invoice_workflow(input, await self._bill_period(input))
 
     async def _bill_period(self, input: BillPeriodInput) -> BillingEntryResult:
         """Charge the items whose period starts on the due day (billed in advance)."""
@@ -188,10 +197,7 @@ class ContractActivities:
 
     @activity.defn
     async def apply_plan_change(self, input: PlanChangeInput) -> PlanChangeResult:
-        result = await self._apply_plan_change(input)
-        if input.start_invoice:
-            await start_invoice_workflow(result.invoice_number, input.contract_id)
-        return result
+        return await _with_invoice_workflow(input, await self._apply_plan_change(input))
 
     async def _apply_plan_change(self, input: PlanChangeInput) -> PlanChangeResult:
         """A new contract version (now for an upgrade, at the period end for a downgrade)
@@ -280,10 +286,7 @@ class ContractActivities:
 
     @activity.defn
     async def settle_final(self, input: SettleFinalInput) -> BillingEntryResult:
-        result = await self._settle_final(input)
-        if input.start_invoice:
-            await start_invoice_workflow(result.invoice_number, input.contract_id)
-        return result
+        return await _with_invoice_workflow(input, await self._settle_final(input))
 
     async def _settle_final(self, input: SettleFinalInput) -> BillingEntryResult:
         """Credit whatever was billed in advance for days after the end."""
