@@ -57,13 +57,14 @@ def contract_request(i: int, customers: list[str]) -> tuple[str, dict[str, Any]]
     return f"load-{uuid.uuid4()}", body
 
 
-async def run(n: int, concurrency: int) -> None:
+async def run(n: int, concurrency: int, processes: int) -> None:
     stack = Stack(Path(tempfile.mkdtemp(prefix="faktura-load-")), workers=0)
     await asyncio.to_thread(stack.start)
     port = free_port()
     api = spawn(
         [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+         "--workers", str(processes)],
         log_file=stack.work / "api.log", env={**os.environ, **stack.env()}, cwd=stack.work,
     )  # fmt: skip
     try:
@@ -115,21 +116,23 @@ async def run(n: int, concurrency: int) -> None:
                 await session.execute(select(func.count()).select_from(WorkflowStart))
             ).scalar_one()
         await engine.dispose()
-        report(n, concurrency, wall, sorted(latencies), answers, unique, contracts, starts)
+        report(
+            n, concurrency, processes, wall, sorted(latencies), answers, unique, contracts, starts
+        )
     finally:
         stop(api)
         await asyncio.to_thread(stack.stop)
 
 
 def report(
-    n: int, concurrency: int, wall: float, latencies: list[float],
+    n: int, concurrency: int, processes: int, wall: float, latencies: list[float],
     answers: collections.Counter[int], unique: int, contracts: int, starts: int,
 ) -> None:  # fmt: skip
     def at(q: float) -> float:
         return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * q))]
 
     errors = sum(count for status, count in answers.items() if status >= 300)
-    print(f"{n} POST /v1/contracts, {concurrency} concurrent, one API process")
+    print(f"{n} POST /v1/contracts, {concurrency} concurrent, {processes} API process(es)")
     print(f"wall time        {wall:.1f} s ({n / wall:.0f} requests/s)")
     print(f"latency          p50 {at(0.5):.0f} ms, p95 {at(0.95):.0f} ms, p99 {at(0.99):.0f} ms, "
           f"max {1000 * latencies[-1]:.0f} ms")  # fmt: skip
@@ -142,8 +145,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--api-processes", type=int, default=1, help="uvicorn --workers")
     options = parser.parse_args()
-    asyncio.run(run(options.requests, options.concurrency))
+    asyncio.run(run(options.requests, options.concurrency, options.api_processes))
 
 
 if __name__ == "__main__":
