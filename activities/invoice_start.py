@@ -8,32 +8,19 @@ contract's workflow two server round trips per invoice.
 
 from __future__ import annotations
 
-import contextlib
-
 from temporalio import activity
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from temporal_client import start_invoice_workflow as start
 from workflows.models import InvoiceWorkflowInput
-
-INVOICE_WORKFLOW = "InvoiceWorkflow"
-
-
-def invoice_workflow_id(number: str) -> str:
-    return f"invoice-{number}"
 
 
 async def start_invoice_workflow(number: str | None, contract_id: str) -> None:
     """Start ``invoice-{number}`` on this activity's task queue unless it exists."""
     if number is None:
         return
-    with contextlib.suppress(WorkflowAlreadyStartedError):  # a closed run: started before
-        await activity.client().start_workflow(
-            INVOICE_WORKFLOW,
-            InvoiceWorkflowInput(number=number, contract_id=contract_id),
-            id=invoice_workflow_id(number),
-            task_queue=activity.info().task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"Invoice {number} of contract {contract_id}",
-        )
+    await start(
+        activity.client(),
+        activity.info().task_queue,
+        InvoiceWorkflowInput(number=number, contract_id=contract_id),
+        f"Invoice {number} of contract {contract_id}",
+    )

@@ -30,7 +30,8 @@ from cli import DEMO_CATALOG  # noqa: E402
 from db.catalog import read_catalog_file  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.models import Contract, WorkflowStart  # noqa: E402
-from devstack.processes import free_port, port_open, spawn, stop, wait_until  # noqa: E402
+from devstack.children import spawn_api  # noqa: E402
+from devstack.processes import free_port, port_open, stop, wait_until  # noqa: E402
 from devstack.stack import Stack  # noqa: E402
 
 CRM = {"Authorization": "Bearer dev-crm-key"}
@@ -61,11 +62,9 @@ async def run(n: int, concurrency: int, processes: int) -> None:
     stack = Stack(Path(tempfile.mkdtemp(prefix="faktura-load-")), workers=0)
     await asyncio.to_thread(stack.start)
     port = free_port()
-    api = spawn(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
-         "--workers", str(processes)],
-        log_file=stack.work / "api.log", env={**os.environ, **stack.env()}, cwd=stack.work,
+    api = spawn_api(
+        port, stack.work / "api.log", {**os.environ, **stack.env()}, stack.work,
+        ["--log-level", "warning", "--no-access-log", "--workers", str(processes)],
     )  # fmt: skip
     try:
         wait_until(lambda: port_open("127.0.0.1", port), timeout=30, what="the API")

@@ -21,8 +21,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config import PROJECT_ROOT
 from db.migrate import upgrade
+from devstack.children import spawn_api, spawn_smtp_sink, spawn_worker
 from devstack.postgres import EmbeddedPostgres
-from devstack.processes import port_open, spawn, stop, wait_until
+from devstack.processes import port_open, stop, wait_until
 from devstack.temporal import TemporalDevServer
 
 
@@ -110,52 +111,20 @@ def start(stack: DevStack, supervisor: Supervisor) -> None:
     if port_open("127.0.0.1", stack.smtp_port):
         raise RuntimeError(f"port {stack.smtp_port} is taken; set FAKTURA_DEV_SMTP_PORT")
     env = _child_env(stack, postgres)
-    python = sys.executable
     mail_dir = stack.var_dir / "mail"
-    sink = spawn(
-        [
-            python,
-            "-m",
-            "devstack.smtp_sink",
-            "--port",
-            str(stack.smtp_port),
-            "--dir",
-            str(mail_dir),
-        ],
-        log_file=log_dir / "smtp.log",
-        env=env,
-        cwd=PROJECT_ROOT,
-    )
+    sink = spawn_smtp_sink(stack.smtp_port, mail_dir, log_dir / "smtp.log", env)
     supervisor.add("smtp sink", sink)
-    wait_until(lambda: port_open("127.0.0.1", stack.smtp_port), timeout=15, what="SMTP sink")
 
-    worker = spawn(
-        [python, "worker.py"], log_file=log_dir / "worker.log", env=env, cwd=PROJECT_ROOT
-    )
+    worker = spawn_worker(log_dir / "worker.log", env, PROJECT_ROOT)
     supervisor.add("worker", worker, signal.SIGINT)
-    api = spawn(
-        [
-            python,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.main:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(stack.api_port),
-        ],
-        log_file=log_dir / "api.log",
-        env=env,
-        cwd=PROJECT_ROOT,
-    )
+    api = spawn_api(stack.api_port, log_dir / "api.log", env, PROJECT_ROOT)
     supervisor.add("api", api)
     api_url = f"http://127.0.0.1:{stack.api_port}"
     _wait_healthy(f"{api_url}/healthz", supervisor)
 
     if stack.load_demo_data:
         subprocess.run(
-            [python, "-m", "cli", "demo", "load", "--api", api_url],
+            [sys.executable, "-m", "cli", "demo", "load", "--api", api_url],
             check=True,
             env=env,
             cwd=PROJECT_ROOT,

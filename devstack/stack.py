@@ -9,18 +9,16 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 from config import Settings
+from devstack.children import spawn_smtp_sink, spawn_worker
 from devstack.postgres import EmbeddedPostgres
-from devstack.processes import free_port, port_open, spawn, stop, wait_until
+from devstack.processes import free_port, stop
 from devstack.temporal import TemporalDevServer
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -84,12 +82,7 @@ class Stack:
         self.temporal.start(self.work / "temporal.log")
 
     def start_smtp(self) -> None:
-        self.sink = spawn(
-            [sys.executable, "-m", "devstack.smtp_sink", "--port", str(self.smtp_port),
-             "--dir", str(self.work / "mail")],
-            log_file=self.work / "smtp.log", cwd=PROJECT_ROOT,
-        )  # fmt: skip
-        wait_until(lambda: port_open("127.0.0.1", self.smtp_port), timeout=20, what="SMTP sink")
+        self.sink = spawn_smtp_sink(self.smtp_port, self.work / "mail", self.work / "smtp.log")
 
     def stop_smtp(self) -> None:
         if self.sink is not None:
@@ -101,12 +94,8 @@ class Stack:
             self.worker_processes.append(self._spawn_worker())
 
     def _spawn_worker(self) -> subprocess.Popen[bytes]:
-        return spawn(
-            [sys.executable, str(PROJECT_ROOT / "worker.py")],
-            log_file=self.work / "worker.log",
-            env={**os.environ, **self.env()},
-            cwd=self.work,  # no .env file of a developer's checkout
-        )
+        # cwd: not the checkout, so no developer's .env file is read
+        return spawn_worker(self.work / "worker.log", {**os.environ, **self.env()}, self.work)
 
     def kill_worker(self, index: int = 0) -> None:
         """SIGKILL: no shutdown code runs; a fresh process takes its place."""

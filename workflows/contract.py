@@ -204,19 +204,17 @@ class ContractWorkflow:
         that saves the server two round trips per invoice); old histories start a child."""
         if number is None:
             return
-        if started:
-            self.data.open_invoices = [*self.data.open_invoices[-49:], number]
-            return
-        with contextlib.suppress(WorkflowAlreadyStartedError):  # started before a retry
-            await workflow.start_child_workflow(
-                InvoiceWorkflow.run,
-                InvoiceWorkflowInput(
-                    number=number, contract_id=self.contract_id, customer_id=self.customer_id
-                ),
-                id=f"invoice-{number}",
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                static_summary=f"Invoice {number} of contract {self.contract_id}",
-            )
+        if not started:
+            with contextlib.suppress(WorkflowAlreadyStartedError):  # started before a retry
+                await workflow.start_child_workflow(
+                    InvoiceWorkflow.run,
+                    InvoiceWorkflowInput(
+                        number=number, contract_id=self.contract_id, customer_id=self.customer_id
+                    ),
+                    id=f"invoice-{number}",
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    static_summary=f"Invoice {number} of contract {self.contract_id}",
+                )
         self.data.open_invoices = [*self.data.open_invoices[-49:], number]
 
     def _advance(self, not_before: date) -> None:

@@ -22,7 +22,7 @@ from db.bank import count_unmatched, import_statement
 from db.models import BankLine, CollectionCase, Receivable, SepaBatch
 from db.receivables import book_line
 from documents.camt import CamtError
-from temporal_client import notify_bookings
+from temporal_client import invoice_workflow_id, notify_bookings
 from workflows.invoice import InvoiceWorkflow
 from workflows.models import DisputeRequest
 
@@ -176,7 +176,7 @@ async def dispute_invoice(
             raise not_found("receivable")
         receivable.disputed = body.disputed
     handle = request.app.state.temporal.get_workflow_handle_for(
-        InvoiceWorkflow.run, f"invoice-{number}"
+        InvoiceWorkflow.run, invoice_workflow_id(number)
     )
     await handle.signal(
         InvoiceWorkflow.dispute,

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-from temporalio.common import WorkflowIDConflictPolicy
 
 from api.auth import Principal, RequireRole
 from api.deps import SessionDep, SettingsDep
@@ -20,7 +19,7 @@ from config import Role
 from db.idempotency import fingerprint
 from db.invoices import CREDIT_NOTE, INVOICE, invoice_by_number, issue_credit_note, lines_of
 from db.models import Contract, Invoice, InvoiceDocument, Receivable
-from workflows.invoice import InvoiceWorkflow
+from temporal_client import start_invoice_workflow
 from workflows.models import InvoiceWorkflowInput
 
 router = APIRouter(tags=["invoices"])
@@ -274,16 +273,14 @@ async def create_credit_note(
         out = await _detail(session, note)
     if not created:
         response.status_code = status.HTTP_200_OK
-    await request.app.state.temporal.start_workflow(
-        InvoiceWorkflow.run,
+    await start_invoice_workflow(
+        request.app.state.temporal,
+        settings.temporal_task_queue,
         InvoiceWorkflowInput(
             number=note.number,
             contract_id=str(note.contract_id),
             customer_id=str(note.customer_id),
         ),
-        id=f"invoice-{note.number}",
-        task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"Credit note {note.number} for {number}",
+        f"Credit note {note.number} for {number}",
     )
     return out

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import collections
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 from cli import DEMO_CATALOG
 from db.catalog import read_catalog_file
 from db.migrate import upgrade
+from devstack.children import spawn_api, spawn_worker
 from devstack.postgres import EmbeddedPostgres
-from devstack.processes import free_port, port_open, spawn, stop, wait_until
-from devstack.stack import PROJECT_ROOT
+from devstack.processes import free_port, port_open, stop, wait_until
 
 ROLES = {  # the built-in development keys (config.py) of each role
     "crm": "dev-crm-key",
@@ -49,17 +48,12 @@ def live_api(
         **os.environ,
         "FAKTURA_DATABASE_URL": url,
         "FAKTURA_TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
-        "FAKTURA_TEMPORAL_TASK_QUEUE": "fuzz",  # no worker: started workflows just wait
+        "FAKTURA_TEMPORAL_TASK_QUEUE": "fuzz",  # its own queue, served by the worker below
         "FAKTURA_ARCHIVE_DIR": str(work / "archive"),
     }
-    process = spawn(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        log_file=work / "api.log", env=env, cwd=work,
-    )  # fmt: skip
+    process = spawn_api(port, work / "api.log", env, work, ["--log-level", "warning"])
     # a worker polls the queue, so /healthz is "ok" (it answers 503 when one is missing)
-    worker = spawn([sys.executable, str(PROJECT_ROOT / "worker.py")], log_file=work / "worker.log",
-                   env=env, cwd=work)  # fmt: skip
+    worker = spawn_worker(work / "worker.log", env, work)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: port_open("127.0.0.1", port), timeout=30, what="the API")
