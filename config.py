@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "faktura"
+    # Workflows run outside Temporal's sandbox in production (it re-checks and re-imports on
+    # every workflow task: ~12 % of a worker's CPU, docs/PERFORMANCE.md). The tests run every
+    # workflow in the strict sandbox, so a clock, IO or random call still fails a test.
+    workflow_sandbox: bool = False
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -92,6 +92,7 @@ def settings(
         api_keys_finance=[KEYS["finance"]],
         api_keys_admin=[KEYS["admin"]],
         archive_dir=workdir / "archive",
+        workflow_sandbox=True,
     )
 
 

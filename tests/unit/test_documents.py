@@ -9,7 +9,9 @@ import sys
 from io import BytesIO
 from pathlib import Path
 
+import pytest
 from facturx import get_xml_from_pdf
+from lxml import etree
 from pypdf import PdfReader
 
 from config import PROJECT_ROOT
@@ -66,3 +68,9 @@ def test_customer_data_cannot_inject_markup() -> None:
     assert '#"Evil #pagebreak() *bold* \\"q\\" \\\\ ] [ $x$ @ref <l>"' in markup
     png = render_png(dataclasses.replace(doc, buyer=hostile))
     assert png.startswith(b"\x89PNG")
+
+
+def test_an_xml_the_schema_refuses_never_leaves() -> None:
+    """An invoice without its number lacks the document ID the Factur-X XSD requires."""
+    with pytest.raises(etree.DocumentInvalid, match="TypeCode"):
+        render_xml(dataclasses.replace(sample_invoice(), number=""))
