@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     # every workflow task: ~12 % of a worker's CPU, docs/PERFORMANCE.md). The tests run every
     # workflow in the strict sandbox, so a clock, IO or random call still fails a test.
     workflow_sandbox: bool = False
+    # Work a worker process takes at once. Our workflow tasks run their steps (rendering,
+    # mail, SQL) as local activities on one event loop: with the SDK's default of 100 slots a
+    # loaded worker took more than it could finish within the 10 s workflow-task timeout,
+    # and every timed-out task ran its steps again (docs/PERFORMANCE.md).
+    worker_workflow_tasks: int = 10
+    worker_local_activities: int = 10
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

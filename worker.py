@@ -69,6 +69,8 @@ async def running_worker(
             workflows=WORKFLOWS,
             activities=activities,
             workflow_runner=workflow_runner(settings.workflow_sandbox),
+            max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+            max_concurrent_local_activities=settings.worker_local_activities,
             graceful_shutdown_timeout=timedelta(seconds=10),
         )
         async with worker:
