@@ -29,8 +29,9 @@ from api.workflow_starts import start_contract_workflow  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.models import OutboxMessage, SepaDebit  # noqa: E402
 from devstack.fleet import seed_fleet  # noqa: E402
-from devstack.processes import spawn, stop  # noqa: E402
+from devstack.processes import free_port, spawn, stop  # noqa: E402
 from devstack.stack import Stack, cpu_seconds, memory_mb  # noqa: E402
+from devstack.temporal import TemporalDevServer  # noqa: E402
 from domain.berlin_time import berlin_date  # noqa: E402
 from temporal_client import connect  # noqa: E402
 from workflows.models import SepaBatchInput  # noqa: E402
@@ -83,35 +84,38 @@ async def drive(
     return time.monotonic() - began
 
 
-async def bare_ceiling(stack: Stack, n: int, workers: int, concurrency: int, window: int) -> float:
-    """Invoices per second of the no-op pair of workflows (bench/bare.py)."""
-    queue = f"bare-{uuid.uuid4().hex[:8]}"
+async def bare_ceiling(work: Path, n: int, workers: int, concurrency: int, window: int) -> float:
+    """Invoices per second of the no-op pair of workflows (bench/bare.py), on a dev server
+    of its own: its 2N finished workflows in the chain's SQLite file slowed the chain that
+    ran after them (docs/PERFORMANCE.md), so both start from an empty file."""
+    server = TemporalDevServer(work / "bare" / "temporal.sqlite", free_port(), free_port())
+    await asyncio.to_thread(server.start, work / "bare-temporal.log")
+    queue = "bare"
     processes = [
-        spawn([sys.executable, str(BENCH / "bare.py"), "--address", stack.temporal.address,
-               "--task-queue", queue], log_file=stack.work / "bare.log")
+        spawn([sys.executable, str(BENCH / "bare.py"), "--address", server.address,
+               "--task-queue", queue], log_file=work / "bare.log")
         for _ in range(workers)
     ]  # fmt: skip
-    client = await Client.connect(stack.temporal.address)
+    try:
+        client = await Client.connect(server.address)
 
-    async def start(i: int) -> None:
-        await client.start_workflow(
-            "BareContractWorkflow", f"{queue}-{i}", id=f"bare-contract-{queue}-{i}",
-            task_queue=queue,
-        )  # fmt: skip
+        async def start(i: int) -> None:
+            await client.start_workflow(
+                "BareContractWorkflow", f"{queue}-{i}", id=f"bare-contract-{i}", task_queue=queue
+            )
 
-    query = (
-        "WorkflowType = 'BareInvoiceWorkflow' AND ExecutionStatus = 'Completed' "
-        f"AND TaskQueue = '{queue}'"
-    )
+        query = "WorkflowType = 'BareInvoiceWorkflow' AND ExecutionStatus = 'Completed'"
 
-    async def finished() -> int:
-        return (await client.count_workflows(query)).count
+        async def finished() -> int:
+            return (await client.count_workflows(query)).count
 
-    wall = await drive("bare", n, start, finished, window, concurrency)
-    cpu = sum(cpu_seconds(process.pid) for process in processes)
-    print(f"bare workers CPU {cpu:.1f} s ({1000 * cpu / n:.0f} ms per invoice)")
-    for process in processes:
-        stop(process)
+        wall = await drive("bare", n, start, finished, window, concurrency)
+        cpu = sum(cpu_seconds(process.pid) for process in processes)
+        print(f"bare workers CPU {cpu:.1f} s ({1000 * cpu / n:.0f} ms per invoice)")
+    finally:
+        for process in processes:
+            stop(process)
+        server.stop()
     return n / wall
 
 
@@ -125,7 +129,7 @@ async def run(n: int, workers: int, concurrency: int, window: int, bare: bool) -
         today = berlin_date(datetime.now(UTC))
         fleet = await seed_fleet(factory, n, today)
         sepa_count = sum(1 for member in fleet if member.sepa)
-        ceiling = await bare_ceiling(stack, n, workers, concurrency, window) if bare else None
+        ceiling = await bare_ceiling(stack.work, n, workers, concurrency, window) if bare else None
 
         stack.start_workers()
         client = await connect(settings)
