@@ -86,8 +86,8 @@ async def drive(
 
 async def bare_ceiling(work: Path, n: int, workers: int, concurrency: int, window: int) -> float:
     """Invoices per second of the no-op pair of workflows (bench/bare.py), on a dev server
-    of its own: its 2N finished workflows in the chain's SQLite file slowed the chain that
-    ran after them (docs/PERFORMANCE.md), so both start from an empty file."""
+    of its own: each measurement starts from an empty SQLite file instead of the chain
+    running on the bare run's 2N finished workflows."""
     server = TemporalDevServer(work / "bare" / "temporal.sqlite", free_port(), free_port())
     await asyncio.to_thread(server.start, work / "bare-temporal.log")
     queue = "bare"
