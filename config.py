@@ -96,8 +96,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "faktura"
     # Workflows run outside Temporal's sandbox in production (it re-checks and re-imports on
-    # every workflow task: ~12 % of a worker's CPU, docs/PERFORMANCE.md). The tests run every
-    # workflow in the strict sandbox, so a clock, IO or random call still fails a test.
+    # every workflow task: ~12 % of a worker's CPU, docs/PERFORMANCE.md). The in-process tests
+    # and the replay test run workflows in the strict sandbox, so a clock, IO or random call
+    # still fails a test.
     workflow_sandbox: bool = False
     # Work a worker process takes at once. Our workflow tasks run their steps (rendering,
     # mail, SQL) as local activities on one event loop: with the SDK's default of 100 slots a

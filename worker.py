@@ -50,8 +50,9 @@ def workflow_runner(sandbox: bool) -> WorkflowRunner:
     """The strict default sandbox (tests, ``FAKTURA_WORKFLOW_SANDBOX=true``) or none.
 
     Without it a workflow task costs the worker ~12 % less CPU (docs/PERFORMANCE.md); the
-    determinism it checks at run time is checked by the tests instead: every workflow test
-    and the replay of every recorded history run in the strict sandbox."""
+    determinism it checks at run time is checked by the tests instead: the in-process
+    workflow tests and the replay of every recorded history run in the strict sandbox (the
+    chaos and fuzz runs start worker processes as in production, without it)."""
     return SandboxedWorkflowRunner() if sandbox else UnsandboxedWorkflowRunner()
 
 

@@ -3,8 +3,9 @@
 The histories in tests/histories/ were recorded from real runs (activation, catch-up,
 continue-as-new, plan changes, cancellation, suspension, signals). A change to a workflow
 must keep replaying them, e.g. by guarding new steps with ``workflow.patched(...)``.
-The Replayer uses the default, strict sandbox: the worker passes our workflow modules
-through for speed (worker.py), so this is where a clock, IO or random call is caught.
+The Replayer uses the default, strict sandbox, as the in-process workflow tests do; the
+production worker runs without it (worker.py), so this is where a clock, IO or random call
+is caught.
 """
 
 from __future__ import annotations
