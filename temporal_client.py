@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -18,6 +24,7 @@ from temporalio.service import RPCError
 from config import Settings
 from db.receivables import Booked
 from workflows.models import InvoiceWorkflowInput, PaymentEvent
+from workflows.search_attributes import INVOICE_STATUS
 
 DATA_CONVERTER = pydantic_data_converter
 
@@ -37,10 +44,20 @@ def invoice_workflow_id(number: str) -> str:
 
 
 async def start_invoice_workflow(
-    client: Client, task_queue: str, input: InvoiceWorkflowInput, summary: str
+    client: Client,
+    task_queue: str,
+    input: InvoiceWorkflowInput,
+    summary: str,
+    *,
+    start_delay: timedelta | None = None,
+    status: str | None = None,
+    signal: PaymentEvent | None = None,
 ) -> None:
     """Start ``invoice-{number}`` once: a running run is kept, a closed one is not started
-    again, so a retried activity or a repeated request never makes a second run."""
+    again, so a retried activity or a repeated request never makes a second run.
+
+    ``start_delay`` keeps it idle (no task, no history beyond its start) until then;
+    ``signal`` delivers a booking and ends such a delay at once (signal-with-start)."""
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             "InvoiceWorkflow",
@@ -50,17 +67,32 @@ async def start_invoice_workflow(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=summary,
+            start_delay=start_delay if start_delay and start_delay > timedelta(0) else None,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(INVOICE_STATUS, status)])
+            if status
+            else None,
+            start_signal="payment_booked" if signal else None,
+            start_signal_args=[signal] if signal else [],
         )
 
 
-async def notify_bookings(client: Client, bookings: Sequence[Booked]) -> None:
+async def notify_bookings(client: Client, task_queue: str, bookings: Sequence[Booked]) -> None:
     """Tell each invoice's workflow about its bookings (it dedupes by booking key). The
-    database already holds them; a workflow that has finished needs no message."""
+    database already holds them; a workflow that has finished needs no message.
+
+    Signal-with-start: a workflow the contract's workflow started with a start delay wakes
+    now; one that does not exist yet (the booking raced the hand-over) starts and collects
+    by itself, each of its steps idempotent."""
     for booked in bookings:
-        handle = client.get_workflow_handle(invoice_workflow_id(booked.invoice_number))
         event = PaymentEvent(
             key=booked.key, kind=booked.kind, amount_cents=booked.amount_cents,
             open_cents=booked.open_cents, reason=booked.reason, fee_cents=booked.fee_cents,
         )  # fmt: skip
         with contextlib.suppress(RPCError):
-            await handle.signal("payment_booked", event)
+            await start_invoice_workflow(
+                client,
+                task_queue,
+                InvoiceWorkflowInput(number=booked.invoice_number, contract_id=booked.contract_id),
+                f"Invoice {booked.invoice_number} of contract {booked.contract_id}",
+                signal=event,
+            )

@@ -1,17 +1,19 @@
-"""Starting an invoice's workflow from the activity that issued the invoice.
+"""Starting an invoice's workflow from an activity.
 
-The issuing transaction has committed when this runs; the workflow id ``invoice-{number}``
+The issuing transaction has committed when these run; the workflow id ``invoice-{number}``
 makes the start idempotent, so a retried activity (or a crash between commit and start)
-never starts a second run. Starting it here instead of as a child workflow saves the
-contract's workflow two server round trips per invoice.
+never starts a second run. Starting it from an activity instead of as a child workflow
+saves the contract's workflow two server round trips per invoice.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio import activity
 
 from temporal_client import start_invoice_workflow as start
-from workflows.models import InvoiceWorkflowInput
+from workflows.models import HandOverInput, InvoiceWorkflowInput
 
 
 async def start_invoice_workflow(number: str | None, contract_id: str) -> None:
@@ -23,4 +25,20 @@ async def start_invoice_workflow(number: str | None, contract_id: str) -> None:
         activity.info().task_queue,
         InvoiceWorkflowInput(number=number, contract_id=contract_id),
         f"Invoice {number} of contract {contract_id}",
+    )
+
+
+@activity.defn
+async def hand_over_invoice(input: HandOverInput) -> None:
+    """Start the collection workflow of an invoice the contract's workflow has issued,
+    rendered and sent; it stays idle (start delay) until ``wake_at`` or a booking."""
+    invoice = input.invoice
+    assert invoice.handed_over is not None
+    await start(
+        activity.client(),
+        activity.info().task_queue,
+        invoice,
+        f"Invoice {invoice.number} of contract {invoice.contract_id}",
+        start_delay=input.wake_at - datetime.now(UTC),
+        status=invoice.handed_over.status,
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.collection import CollectionActivities
 from activities.contracts import ContractActivities
 from activities.delivery import DeliveryActivities, Mailer, SmtpMailer
+from activities.invoice_start import hand_over_invoice
 from activities.invoicing import InvoiceActivities
 from activities.provisioning import Provisioner, RecordingProvisioner, WebhookProvisioner
 from config import Settings
@@ -43,4 +44,5 @@ def build_activities(
         collection.receivable_state,
         collection.prepare_dunning_letter,
         collection.hand_over_to_collection,
+        hand_over_invoice,
     ]

@@ -1,7 +1,8 @@
 """The bare Temporal ceiling: workflows of the billing chain's shape whose activities do
-nothing. Per invoice the chain runs a contract workflow (one local step that issues the
-invoice and starts its workflow) and an invoice workflow (four local steps: documents,
-e-mail, receivable, debit); the bare pair does the same with no-op steps.
+nothing. Per invoice the chain runs a contract workflow with six local steps (issue,
+documents, e-mail, receivable, debit, hand-over) whose last starts the invoice's workflow
+with a start delay to its first dunning deadline (workflows/hand_over.py); the bare pair
+does the same with no-op steps.
 
     python bench/bare.py --address 127.0.0.1:7233 --task-queue bare   # a worker process
 """
@@ -17,7 +18,8 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 STEP = {"start_to_close_timeout": timedelta(seconds=60)}
-INVOICE_STEPS = 4
+ISSUING_STEPS = 5  # issue, documents, e-mail, receivable, debit
+IDLE_UNTIL_COLLECTION = timedelta(days=14)
 
 
 @activity.defn
@@ -27,10 +29,10 @@ async def noop(_: str) -> None:
 
 @activity.defn
 async def start_bare_invoice(number: str) -> None:
-    """Like the issuing step: start the invoice's workflow from the activity."""
+    """Like the hand-over step: start the invoice's workflow, idle for now."""
     await activity.client().start_workflow(
         BareInvoiceWorkflow.run, number, id=f"bare-invoice-{number}",
-        task_queue=activity.info().task_queue,
+        task_queue=activity.info().task_queue, start_delay=IDLE_UNTIL_COLLECTION,
     )  # fmt: skip
 
 
@@ -38,6 +40,8 @@ async def start_bare_invoice(number: str) -> None:
 class BareContractWorkflow:
     @workflow.run
     async def run(self, number: str) -> None:
+        for _ in range(ISSUING_STEPS):
+            await workflow.execute_local_activity(noop, number, **STEP)
         await workflow.execute_local_activity(start_bare_invoice, number, **STEP)
 
 
@@ -45,8 +49,7 @@ class BareContractWorkflow:
 class BareInvoiceWorkflow:
     @workflow.run
     async def run(self, number: str) -> None:
-        for _ in range(INVOICE_STEPS):
-            await workflow.execute_local_activity(noop, number, **STEP)
+        """Collection: never reached within a benchmark run."""
 
 
 def bare_worker(client: Client, task_queue: str) -> Worker:

@@ -85,7 +85,7 @@ async def drive(
 
 
 async def bare_ceiling(work: Path, n: int, workers: int, concurrency: int, window: int) -> float:
-    """Invoices per second of the no-op pair of workflows (bench/bare.py), on a dev server
+    """Invoices per second of the no-op chain of workflows (bench/bare.py), on a dev server
     of its own: each measurement starts from an empty SQLite file instead of the chain
     running on the bare run's 2N finished workflows."""
     server = TemporalDevServer(work / "bare" / "temporal.sqlite", free_port(), free_port())
@@ -104,7 +104,7 @@ async def bare_ceiling(work: Path, n: int, workers: int, concurrency: int, windo
                 "BareContractWorkflow", f"{queue}-{i}", id=f"bare-contract-{i}", task_queue=queue
             )
 
-        query = "WorkflowType = 'BareInvoiceWorkflow' AND ExecutionStatus = 'Completed'"
+        query = "WorkflowType = 'BareContractWorkflow' AND ExecutionStatus = 'Completed'"
 
         async def finished() -> int:
             return (await client.count_workflows(query)).count

@@ -34,6 +34,7 @@ class Booked:
     """A booking the invoice's workflow must hear of."""
 
     invoice_number: str
+    contract_id: str
     kind: str  # payment | return
     amount_cents: int
     open_cents: int
@@ -86,6 +87,7 @@ async def book(
     receivable.updated_at = utcnow()
     return Booked(
         invoice_number=receivable.invoice_number,
+        contract_id=str(receivable.contract_id),
         kind="return" if amount_cents < 0 else "payment",
         amount_cents=applied,
         open_cents=receivable.open_cents,

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.terms import Terms, earliest_end
     from workflows import search_attributes as sa
     from workflows import timers
+    from workflows.hand_over import issue_and_hand_over
     from workflows.invoice import InvoiceWorkflow
     from workflows.models import (
         BillingEntryResult,
@@ -72,6 +73,9 @@ PERIODS_PER_RUN = 12
 ISSUE_INVOICES = "issue-invoices"
 # Patch: continue-as-new after a plan change issued an invoice.
 NEW_RUN_AFTER_CHANGE = "new-run-after-change"
+# Patch: the contract renders, sends and registers its invoices itself and starts each
+# invoice's workflow idle until collection needs it (workflows/hand_over.py).
+HAND_OVER_INVOICES = "hand-over-invoices"
 
 
 def _terms(data: ContractState) -> Terms:
@@ -177,7 +181,7 @@ class ContractWorkflow:
         ):
             due = self.data.next_billing_date
             issuing = workflow.patched(ISSUE_INVOICES)
-            local = local_steps()
+            local, hand_over = self._issuing_steps()
             billed_entry: BillingEntryResult = await run_step(
                 BILL_PERIOD,
                 BillPeriodInput(
@@ -185,26 +189,36 @@ class ContractWorkflow:
                     due=due,
                     end=self.data.end,
                     issued_on=today if issuing else None,
-                    start_invoice=local,
+                    start_invoice=local and not hand_over,
                 ),
                 DB_STEP,
                 BillingEntryResult,
             )
             if issuing:
-                await self._start_invoice(billed_entry.invoice_number, started=local)
+                await self._start_invoice(billed_entry.invoice_number, local, hand_over)
             self.data.periods_billed += 1
             self._advance(due + timedelta(days=1))
             billed = True
         self._publish()
         return billed
 
-    async def _start_invoice(self, number: str | None, *, started: bool) -> None:
-        """The invoice's own workflow: documents now, delivery and collection later.
-        With local steps the issuing activity has started it already (no child workflow:
-        that saves the server two round trips per invoice); old histories start a child."""
+    def _issuing_steps(self) -> tuple[bool, bool]:
+        """(local steps, hand-over): how this run issues an invoice. Called before the
+        issuing step, whose input says whether the activity starts the invoice's workflow."""
+        local = local_steps()
+        return local, local and workflow.patched(HAND_OVER_INVOICES)
+
+    async def _start_invoice(self, number: str | None, local: bool, hand_over: bool) -> None:
+        """Documents, e-mail, receivable and debit of an issued invoice, and its own workflow
+        for collection. New runs do the first four here and hand over (hand_over.py); runs
+        with local steps before that let the issuing activity start the invoice's workflow,
+        which did them (no child workflow: two server round trips fewer); older histories
+        start a child."""
         if number is None:
             return
-        if not started:
+        if hand_over:
+            await issue_and_hand_over(number, self.contract_id, self.customer_id, self._today())
+        elif not local:
             with contextlib.suppress(WorkflowAlreadyStartedError):  # started before a retry
                 await workflow.start_child_workflow(
                     InvoiceWorkflow.run,
@@ -228,20 +242,20 @@ class ContractWorkflow:
         end = self.data.end
         if self.data.status is not ContractStatus.PENDING and end is not None:
             issuing = workflow.patched(ISSUE_INVOICES)
-            local = local_steps()
+            local, hand_over = self._issuing_steps()
             settled: BillingEntryResult = await run_step(
                 SETTLE_FINAL,
                 SettleFinalInput(
                     contract_id=self.contract_id,
                     end=end,
                     issued_on=self._today() if issuing else None,
-                    start_invoice=local,
+                    start_invoice=local and not hand_over,
                 ),
                 DB_STEP,
                 BillingEntryResult,
             )
             if issuing:
-                await self._start_invoice(settled.invoice_number, started=local)
+                await self._start_invoice(settled.invoice_number, local, hand_over)
             await self._provision(ProvisioningAction.DEPROVISION)
         self.data.next_billing_date = None
         await self._set_status(ContractStatus.ENDED)
@@ -397,7 +411,7 @@ class ContractWorkflow:
     async def change_plan(self, request: ChangePlanRequest) -> PlanChangeResult:
         async with self.lock:
             info = workflow.current_update_info()
-            local = local_steps()
+            local, hand_over = self._issuing_steps()
             result: PlanChangeResult = await run_step(
                 APPLY_PLAN_CHANGE,
                 PlanChangeInput(
@@ -406,13 +420,13 @@ class ContractWorkflow:
                     day=self._today(),
                     change_key=f"change:{info.id if info else workflow.uuid4()}",
                     requested_by=request.requested_by,
-                    start_invoice=local,
+                    start_invoice=local and not hand_over,
                 ),
                 DB_STEP,
                 PlanChangeResult,
             )
             if workflow.patched(ISSUE_INVOICES):
-                await self._start_invoice(result.invoice_number, started=local)
+                await self._start_invoice(result.invoice_number, local, hand_over)
                 self.fresh_run_wanted = (
                     not local
                     and result.invoice_number is not None

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         DunningStepInput,
         DunningStepResult,
         InvoiceDocuments,
+        InvoiceHandOver,
         InvoiceSummary,
         InvoiceWorkflowInput,
         NumberInput,
@@ -78,6 +79,8 @@ class InvoiceWorkflow:
 
     @workflow.run
     async def run(self, input: InvoiceWorkflowInput) -> InvoiceSummary:
+        if input.handed_over is not None:
+            return await self._collect_handed_over(input, input.handed_over)
         documents: InvoiceDocuments = await run_step(
             RENDER_INVOICE_DOCUMENTS,
             RenderInvoiceInput(number=input.number),
@@ -108,6 +111,31 @@ class InvoiceWorkflow:
         due = info.due_date
         if info.sepa:
             due = await self._debit(attempt=1, on=info.due_date) or due
+        await self._ladder(info, customer_id, due)
+
+    async def _collect_handed_over(
+        self, input: InvoiceWorkflowInput, handed_over: InvoiceHandOver
+    ) -> InvoiceSummary:
+        """The contract's workflow issued, sent and registered the invoice (hand_over.py);
+        this run starts at the ladder's first deadline or when a booking wakes it."""
+        info = handed_over.receivable
+        summary = InvoiceSummary(
+            number=input.number, documents=handed_over.documents, delivery=handed_over.delivery
+        )
+        self.status = handed_over.status  # set as a search attribute at the start already
+        if info.credit_note:
+            self._set_status("credited")
+            return summary
+        if not self.seen:
+            self.open_cents = info.amount_cents
+        if handed_over.debit_registered:
+            self.debit_attempts = 1
+        await self._ladder(info, input.customer_id or "", handed_over.ladder_due())
+        return summary
+
+    async def _ladder(self, info: ReceivableInfo, customer_id: str, due: date) -> None:
+        """Wait for the money on timers and walk the dunning ladder until paid or handed
+        over to collection."""
         policy = default_policy(info.business)
         while True:
             if self.open_cents <= 0:
@@ -123,7 +151,8 @@ class InvoiceWorkflow:
                 return
             self.next_deadline = due + timedelta(days=nxt.days_after_due)
             self._details()
-            await self._sleep_until(self.next_deadline)
+            if not self.returns:  # a return booked before this run began is handled at once
+                await self._sleep_until(self.next_deadline)
             if self.returns:
                 due = await self._handle_returns(customer_id) or due
                 continue

@@ -206,6 +206,45 @@ class InvoiceWorkflowInput(BaseModel):
     number: str
     contract_id: str
     customer_id: str | None = None
+    # Set when the contract's workflow has rendered, sent and registered the invoice itself
+    # and starts this one only for collection (see workflows/hand_over.py).
+    handed_over: InvoiceHandOver | None = None
+
+
+class InvoiceHandOver(BaseModel):
+    """What the contract's workflow did before it started the invoice's: documents, e-mail,
+    receivable and (SEPA) the first debit."""
+
+    documents: dict[str, str]
+    delivery: DeliveryResult
+    receivable: ReceivableInfo
+    debit: DebitRegistration | None = None
+
+    @property
+    def debit_registered(self) -> bool:
+        return self.debit is not None and self.debit.registered
+
+    @property
+    def status(self) -> str:
+        return (
+            "debit_registered"
+            if self.debit_registered
+            else f"delivered_{self.delivery.channel.value}"
+        )
+
+    def ladder_due(self) -> date:
+        """The day the dunning ladder counts from: the debit's collection day, else the due day."""
+        if self.debit is not None and self.debit.registered and self.debit.collection_date:
+            return self.debit.collection_date
+        return self.receivable.due_date
+
+
+class HandOverInput(BaseModel):
+    """Start ``invoice-{number}`` with this input, idle until ``wake_at`` unless a booking
+    wakes it earlier."""
+
+    invoice: InvoiceWorkflowInput
+    wake_at: datetime
 
 
 class RenderInvoiceInput(BaseModel):

@@ -87,7 +87,9 @@ async def post_bank_statement(
             unmatched = await count_unmatched(session, statement.id)
     except CamtError as error:
         raise FieldError(("file",), str(error)).to_http() from None
-    await notify_bookings(request.app.state.temporal, booked)
+    await notify_bookings(
+        request.app.state.temporal, request.app.state.settings.temporal_task_queue, booked
+    )
     return StatementOut(
         statement_id=statement.id, kind=statement.kind, new_lines=new_lines,
         booked=len(booked), unmatched=unmatched,
@@ -152,7 +154,11 @@ async def assign_bank_line(
         line.assignment_reason = body.reason
         booked = await book_line(session, line, body.invoice_number, "manual", principal.actor)
         out = BankLineOut(**line.model_dump())
-    await notify_bookings(request.app.state.temporal, [booked] if booked else [])
+    await notify_bookings(
+        request.app.state.temporal,
+        request.app.state.settings.temporal_task_queue,
+        [booked] if booked else [],
+    )
     return out
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 from sqlalchemy import func, select
+from temporalio.client import WorkflowExecutionStatus
 
 from db.engine import make_engine, make_session_factory
 from db.models import Invoice, OutboxMessage, SepaBatch, SepaDebit
@@ -30,6 +31,7 @@ from domain.berlin_time import berlin_date
 from temporal_client import connect
 from workflows.models import SepaBatchInput
 from workflows.print_batch import SepaBatchWorkflow
+from workflows.search_attributes import INVOICE_STATUS
 
 CONTRACTS = int(os.environ.get("FAKTURA_CHAOS_CONTRACTS", "150"))
 SMTP_DOWN_SECONDS = 30
@@ -175,9 +177,13 @@ async def check_outcome(
     # no workflow failed, timed out or was terminated; none is stuck mid-chain
     for status in ("Failed", "TimedOut", "Terminated", "Canceled"):
         assert (await client.count_workflows(f"ExecutionStatus = '{status}'")).count == 0, status
+    # each invoice's workflow waits for collection (idle until its first dunning deadline),
+    # its state the search attribute support filters on
     states = collections.Counter()
     for _, number in invoices:
-        states[await client.get_workflow_handle(f"invoice-{number}").query("status_of")] += 1
+        described = await client.get_workflow_handle(f"invoice-{number}").describe()
+        assert described.status is WorkflowExecutionStatus.RUNNING, number
+        states[described.typed_search_attributes.get(INVOICE_STATUS)] += 1
     assert states == {"debit_registered": sepa_count, "delivered_email": n - sepa_count}
     return {
         "invoices (one per contract)": len(invoices),

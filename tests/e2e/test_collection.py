@@ -7,7 +7,7 @@ import asyncio
 import email
 import email.policy
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from io import BytesIO
 from typing import Any
 
@@ -17,6 +17,8 @@ from lxml import etree
 from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowExecutionDescription
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Customer, Receivable, SepaDebit
@@ -35,6 +37,7 @@ from tests.helpers import auth, eventually, record_history
 from workflows.invoice import InvoiceWorkflow
 from workflows.models import SepaBatchInput
 from workflows.print_batch import SepaBatchWorkflow
+from workflows.search_attributes import INVOICE_STATUS
 
 pytestmark = pytest.mark.usefixtures("catalog", "worker")
 
@@ -94,6 +97,14 @@ async def invoice_status(env: WorkflowEnvironment, number: str) -> str:
     return await handle.query(InvoiceWorkflow.status_of)
 
 
+async def described(env: WorkflowEnvironment, number: str) -> WorkflowExecutionDescription | None:
+    """The invoice's workflow once the contract's workflow has started it."""
+    try:
+        return await env.client.get_workflow_handle(f"invoice-{number}").describe()
+    except RPCError:
+        return None
+
+
 def read(path: str) -> bytes:
     with open(path, "rb") as file:
         return file.read()
@@ -141,6 +152,15 @@ async def test_on_time_debit_is_collected_once_and_paid(
     )  # fmt: skip
     if later.path:  # every debit lands in exactly one file
         assert number.encode() not in read(later.path)
+
+    # The contract's workflow sent and registered the invoice and handed it over: its own
+    # workflow is idle (no task, one event) until collection needs it or a booking arrives.
+    idle = await eventually(lambda: described(temporal_env, number), lambda d: d is not None, 30)
+    assert idle is not None and idle.history_length == 1
+    assert idle.typed_search_attributes.get(INVOICE_STATUS) == "debit_registered"
+    reminder = debit.collection_date + timedelta(days=7)  # the reminder: 7 days after due
+    wakes = idle.raw_description.workflow_execution_info.execution_time.ToDatetime(UTC)
+    assert wakes.date() == reminder - timedelta(days=1) and wakes.hour in (22, 23)  # 00:00 Berlin
 
     statement = camt054(
         f"N-{uuid.uuid4().hex[:8]}", [Entry(GROSS, debit.collection_date, end_to_end_id=number)]

@@ -10,6 +10,7 @@ is caught.
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -44,6 +45,26 @@ def test_the_corpus_covers_the_workflow() -> None:
         "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED",
         "EVENT_TYPE_MARKER_RECORDED",
     } <= events
+
+
+def test_the_newest_histories_hand_invoices_over() -> None:
+    """The top-level corpus was recorded with the current shape: contracts issue, send and
+    register invoices themselves and hand them over (workflows/hand_over.py)."""
+    newest = {name: text for name, text in TEXTS.items() if "/" not in name}
+    patches = {name for name, text in newest.items() if "hand-over-invoices" in _patch_ids(text)}
+    assert {"catch-up-2", "plan-changes-1", "contract-dunning-1"} <= patches
+    started = json.loads(newest["invoice-dunning-1"])["events"][0]
+    payload = started["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+    assert json.loads(base64.b64decode(payload["data"]))["handed_over"]["receivable"]
+
+
+def _patch_ids(text: str) -> set[str]:
+    ids = set()
+    for event in json.loads(text)["events"]:
+        marker = event.get("markerRecordedEventAttributes") or {}
+        for payload in marker.get("details", {}).get("patch-data", {}).get("payloads", []):
+            ids.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return ids
 
 
 @pytest.mark.parametrize("name", sorted(TEXTS))
