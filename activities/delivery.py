@@ -22,7 +22,7 @@ from typing import Protocol
 
 import aiosmtplib
 from pypdf import PdfWriter
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -163,6 +163,11 @@ class DeliveryActivities:
     async def _compose_invoice(
         self, session: AsyncSession, purpose: str, number: str
     ) -> tuple[MailContent, Path]:
+        rendered = self.invoices.just_rendered(number)
+        if rendered is not None:  # rendered a moment ago by this process: no second load
+            contents = rendered.contents
+            mail = invoice_mail(rendered.doc, contents["pdf"], contents.get("xrechnung"))
+            return mail, rendered.paths["pdf"]
         invoice, doc = await self.invoices.load_doc(session, number)
         documents = {
             d.kind: Path(d.path)
@@ -179,12 +184,11 @@ class DeliveryActivities:
     async def send_document(self, input: SendDocumentInput) -> DeliveryResult:
         """Deliver once: by e-mail, or by post when the customer chose it or e-mail failed."""
         compose = self.composers[input.purpose.split(":", 1)[0]]
-        async with self.session_factory() as session:
+        msgid = message_id(input.purpose, input.reference, self.settings.mail_from)
+        async with self.session_factory() as session, session.begin():
             content, pdf_path = await compose(session, input.purpose, input.reference)
             customer = await session.get(Customer, input.customer_id)
             assert customer is not None
-        msgid = message_id(input.purpose, input.reference, self.settings.mail_from)
-        async with self.session_factory() as session, session.begin():
             await session.execute(
                 insert(OutboxMessage)
                 .values(purpose=input.purpose, reference=input.reference,
@@ -221,9 +225,15 @@ class DeliveryActivities:
                 row.last_error = f"{type(error).__name__}: {error}"[:500]
             raise
         async with self.session_factory() as session, session.begin():
-            row = await self._row(session, msgid)
-            row.status, row.smtp_reply, row.sent_at = "sent", reply[:500], utcnow()
-            return self._result(row)
+            sent = (
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.message_id == msgid)
+                    .values(status="sent", smtp_reply=reply[:500], sent_at=utcnow())
+                    .returning(OutboxMessage)
+                )
+            ).scalar_one()
+            return self._result(sent)
 
     async def _row(self, session: AsyncSession, msgid: str) -> OutboxMessage:
         return (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import OrderedDict
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -77,12 +79,37 @@ def write_once(path: Path, content: bytes) -> None:
     os.replace(temporary, path)
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """An invoice's documents as just rendered in this process (invoices never change)."""
+
+    invoice_id: int
+    doc: InvoiceDoc
+    paths: dict[str, Path]
+    contents: dict[str, bytes]
+
+
+# The e-mail step runs right after rendering, as a local step of the same workflow task and
+# so in the same process: it takes the documents from here instead of loading them again.
+RECENT_RENDERS = 64
+
+
 class InvoiceActivities:
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], settings: Settings
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
+        self._recent: OrderedDict[str, Rendered] = OrderedDict()
+
+    def just_rendered(self, number: str) -> Rendered | None:
+        """The documents of ``number`` if this process rendered them recently."""
+        return self._recent.get(number)
+
+    def _remember(self, number: str, rendered: Rendered) -> None:
+        self._recent[number] = rendered
+        while len(self._recent) > RECENT_RENDERS:
+            self._recent.popitem(last=False)
 
     async def load_doc(self, session: AsyncSession, number: str) -> tuple[Invoice, InvoiceDoc]:
         invoice = await invoice_by_number(session, number)
@@ -119,19 +146,21 @@ class InvoiceActivities:
         folder = self.settings.archive_dir / "invoices" / f"{doc.issue_date:%Y/%m}"
         names = {"pdf": f"{doc.number}.pdf", "xml": f"{doc.number}.xml",
                  "xrechnung": f"{doc.number}-xrechnung.xml"}  # fmt: skip
-        hashes: dict[str, str] = {}
+        paths = {kind: folder / names[kind] for kind in contents}
+        hashes = {kind: hashlib.sha256(content).hexdigest() for kind, content in contents.items()}
+        for kind, content in contents.items():
+            write_once(paths[kind], content)
         async with self.session_factory() as session, session.begin():
-            for kind, content in contents.items():
-                path = folder / names[kind]
-                write_once(path, content)
-                digest = hashlib.sha256(content).hexdigest()
-                await session.execute(
-                    insert(InvoiceDocument)
-                    .values(invoice_id=invoice.id, kind=kind, path=str(path), sha256=digest,
-                            size=len(content))
-                    .on_conflict_do_nothing()
-                )  # fmt: skip
-                hashes[kind] = digest
+            await session.execute(
+                insert(InvoiceDocument)
+                .values([
+                    {"invoice_id": invoice.id, "kind": kind, "path": str(paths[kind]),
+                     "sha256": hashes[kind], "size": len(content)}
+                    for kind, content in contents.items()
+                ])
+                .on_conflict_do_nothing()
+            )  # fmt: skip
+        self._remember(input.number, Rendered(invoice.id, doc, paths, contents))  # type: ignore[arg-type]
         return InvoiceDocuments(
             number=input.number, sha256=hashes, customer_id=str(invoice.customer_id)
         )
