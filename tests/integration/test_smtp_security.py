@@ -108,3 +108,38 @@ async def test_plain_connection_to_a_starttls_only_server_fails(
             message()
         )
     assert handler.accepted == 0
+
+
+class PeerRecorder(EmlWriter):
+    """Also records the client's address of every accepted mail: one port = one connection."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.peers: list[object] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.peers.append(session.peer)
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_one_connection_carries_many_mails_and_an_idle_one_is_replaced(
+    certificates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    handler = PeerRecorder(tmp_path)
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), tls_context=certificates[0],
+        require_starttls=True, authenticator=accept_demo, auth_require_tls=True,
+    )  # fmt: skip
+    controller.start()
+    try:
+        mailer = SmtpMailer(
+            settings_for(controller.port, SmtpSecurity.STARTTLS, certificates[1], "s3cret")
+        )
+        for _ in range(3):
+            await mailer.send(message())
+        monkeypatch.setattr(SmtpMailer, "IDLE_SECONDS", 0.0)  # every kept one is now too old
+        await mailer.send(message())
+    finally:
+        controller.stop()
+    assert handler.accepted == 4
+    assert len(set(handler.peers[:3])) == 1 and handler.peers[3] != handler.peers[0]
