@@ -105,10 +105,14 @@ class CollectionActivities:
 
     @activity.defn
     async def register_debit(self, input: RepresentInput) -> DebitRegistration:
-        """A debit for the collection day (attempt n), unless the mandate has lapsed
-        (36 months unused) or was revoked: then the invoice is paid by transfer."""
+        """A debit for the collection day (attempt n) of at most what is open, unless the
+        invoice is paid already, or the mandate has lapsed (36 months unused) or was revoked:
+        then the invoice is paid by transfer."""
         async with self.session_factory() as session, session.begin():
             invoice = await self._invoice(session, input.number)
+            receivable = await lock_receivable(session, invoice.number)
+            if receivable is not None and receivable.open_cents <= 0:  # paid before the debit
+                return DebitRegistration(registered=False, reason="nothing open")
             customer = await session.get(Customer, invoice.customer_id, with_for_update=True)
             assert customer is not None
             if customer.payment_method != "sepa_direct_debit" or not customer.mandate_reference:
@@ -134,6 +138,8 @@ class CollectionActivities:
                 mandate.status = "lapsed" if mandate.status == "active" else mandate.status
                 return DebitRegistration(registered=False, reason=f"mandate {mandate.status}")
             e2e = invoice.number if input.attempt == 1 else f"{invoice.number}-{input.attempt}"
+            wanted_cents = input.amount_cents or invoice.gross_cents
+            open_cents = receivable.open_cents if receivable else invoice.gross_cents
             await session.execute(
                 insert(SepaDebit)
                 .values(invoice_number=invoice.number, attempt=input.attempt, end_to_end_id=e2e,
@@ -141,7 +147,7 @@ class CollectionActivities:
                         iban=mandate.iban, bic=mandate.bic,
                         debtor_name=customer.company or customer.name,
                         debtor_country=customer.country, debtor_town=customer.city,
-                        amount_cents=input.amount_cents or invoice.gross_cents,
+                        amount_cents=min(wanted_cents, open_cents),
                         collection_date=collection)
                 .on_conflict_do_nothing()
             )  # fmt: skip

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import aiosmtplib
 from pypdf import PdfWriter
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -252,29 +252,31 @@ class DeliveryActivities:
         message = build_message(
             content, sender=self.settings.mail_from, msgid=msgid, now=datetime.now(UTC)
         )
-        try:
-            reply = await self.mailer.send(message)
-        except PermanentDeliveryError as refused:
-            return await self._fall_back(msgid, customer, pdf_path, "email_rejected", str(refused))
-        except Exception as error:
-            if activity.info().attempt >= self.settings.smtp_max_attempts:
-                return await self._fall_back(
-                    msgid, customer, pdf_path, "email_failed", f"{type(error).__name__}: {error}"
-                )
-            async with self.session_factory() as session, session.begin():
-                row = await self._row(session, msgid)
-                row.last_error = f"{type(error).__name__}: {error}"[:500]
-            raise
+        # The row stays locked while the mail goes out: a concurrent attempt for the same
+        # document (the contract's and the invoice's workflow racing after an early
+        # booking) waits here and then finds it sent.
         async with self.session_factory() as session, session.begin():
-            sent = (
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.message_id == msgid)
-                    .values(status="sent", smtp_reply=reply[:500], sent_at=utcnow())
-                    .returning(OutboxMessage)
+            row = await self._row(session, msgid)
+            if row.status in ("sent", "postal"):
+                return self._result(row)
+            try:
+                reply = await self.mailer.send(message)
+            except PermanentDeliveryError as refused:
+                return await self._post_instead(
+                    session, row, customer, pdf_path, "email_rejected", str(refused)
                 )
-            ).scalar_one()
-            return self._result(sent)
+            except Exception as error:
+                detail = f"{type(error).__name__}: {error}"
+                if activity.info().attempt >= self.settings.smtp_max_attempts:
+                    return await self._post_instead(
+                        session, row, customer, pdf_path, "email_failed", detail
+                    )
+                row.last_error = detail[:500]
+                failure = error
+            else:
+                row.status, row.smtp_reply, row.sent_at = "sent", reply[:500], utcnow()
+                return self._result(row)
+        raise failure  # retried by Temporal; the error is recorded on the row
 
     async def _row(self, session: AsyncSession, msgid: str) -> OutboxMessage:
         return (
@@ -283,21 +285,25 @@ class DeliveryActivities:
             )
         ).scalar_one()
 
-    async def _fall_back(
-        self, msgid: str, customer: Customer, pdf_path: Path, reason: str, detail: str
+    async def _post_instead(
+        self,
+        session: AsyncSession,
+        row: OutboxMessage,
+        customer: Customer,
+        pdf_path: Path,
+        reason: str,
+        detail: str,
     ) -> DeliveryResult:
         """E-mail failed for good: post the document and flag the customer for support."""
-        async with self.session_factory() as session, session.begin():
-            row = await self._row(session, msgid)
-            row.last_error = detail[:500]
-            await self._to_post(session, row, customer, pdf_path, reason)
-            await session.execute(
-                insert(CustomerFlag)
-                .values(customer_id=customer.id, flag="email_bounced",
-                        detail=f"{row.recipient}: {detail}"[:500])
-                .on_conflict_do_nothing()
-            )  # fmt: skip
-            return self._result(row)
+        row.last_error = detail[:500]
+        await self._to_post(session, row, customer, pdf_path, reason)
+        await session.execute(
+            insert(CustomerFlag)
+            .values(customer_id=customer.id, flag="email_bounced",
+                    detail=f"{row.recipient}: {detail}"[:500])
+            .on_conflict_do_nothing()
+        )  # fmt: skip
+        return self._result(row)
 
     async def _to_post(
         self,

@@ -283,3 +283,49 @@ async def test_crash_between_send_and_record_gives_at_most_one_duplicate_with_th
             await session.execute(select(OutboxMessage).where(OutboxMessage.message_id == same_id))
         ).scalar_one()
     assert (row.status, row.attempts) == ("sent", 2)
+
+
+class SlowMailer:
+    """A mail that takes a while to go out, so two attempts overlap."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.real = SmtpMailer(settings)
+
+    async def send(self, message: EmailMessage) -> str:
+        await asyncio.sleep(0.5)
+        return await self.real.send(message)
+
+
+async def test_two_attempts_at_the_same_time_send_one_mail(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    catalog: None,
+    session_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    """E.g. the contract's and the invoice's workflow after an early booking: the second
+    attempt waits for the first and finds the mail sent."""
+    sink = MailSink(tmp_path / "mail", port=free_port())
+    sink.start()
+    try:
+        postal = await create_customer(api, consumer_body(invoice_channel="postal"))
+        async with running_worker(settings, temporal_env.client):
+            invoice = await invoice_of(api, postal)  # documents exist; delivery went by post
+        smtp = settings.model_copy(update={"smtp_port": sink.port})
+        customer = await create_customer(api)
+        request = SendDocumentInput(
+            purpose="invoice-copy", reference=invoice["number"], customer_id=customer["id"]
+        )
+        delivery = DeliveryActivities(
+            session_factory, smtp, SlowMailer(smtp), InvoiceActivities(session_factory, smtp)
+        )
+        delivery.composers["invoice-copy"] = delivery.composers["invoice"]
+        results = await asyncio.gather(
+            *(ActivityEnvironment().run(delivery.send_document, request) for _ in range(2))
+        )
+    finally:
+        sink.stop()
+    assert [result.status for result in results] == ["sent", "sent"]
+    assert len(mails_with(sink, f"<invoice-copy.{invoice['number']}@faktura.example>")) == 1
+    assert len(sink.messages()) == 1
