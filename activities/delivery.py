@@ -84,23 +84,14 @@ class SmtpMailer:
         self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
 
     async def send(self, message: EmailMessage) -> str:
-        client = await self._checkout()
+        client: aiosmtplib.SMTP | None = None
         try:
+            client = await self._checkout()
             _, reply = await client.send_message(message)
-        except aiosmtplib.SMTPRecipientsRefused as refused:
-            client.close()
-            codes = [error.code for error in refused.recipients]
-            if all(code >= 500 for code in codes):
-                raise PermanentDeliveryError(str(refused.recipients[0])) from None
-            raise
-        except aiosmtplib.SMTPResponseException as error:
-            client.close()
-            if error.code >= 500:
-                raise PermanentDeliveryError(f"{error.code} {error.message}") from None
-            raise
-        except BaseException:
-            client.close()
-            raise
+        except BaseException as error:
+            if client is not None:
+                client.close()
+            raise _classified(error) from None
         self._checkin(client)
         return reply
 
@@ -123,12 +114,7 @@ class SmtpMailer:
             cert_bundle=str(s.smtp_ca_file) if s.smtp_ca_file else None,
         )
         try:
-            await client.connect()
-        except aiosmtplib.SMTPResponseException as error:  # e.g. AUTH refused (535)
-            client.close()
-            if error.code >= 500:
-                raise PermanentDeliveryError(f"{error.code} {error.message}") from None
-            raise
+            await client.connect()  # with STARTTLS and AUTH as configured
         except BaseException:
             client.close()
             raise
@@ -139,6 +125,17 @@ class SmtpMailer:
             self._idle.append((time.monotonic(), client))
         else:
             client.close()
+
+
+def _classified(error: BaseException) -> BaseException:
+    """A 5xx refusal (of every recipient, of AUTH, of the message) is final; anything else
+    may pass when Temporal retries."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        if all(refused.code >= 500 for refused in error.recipients):
+            return PermanentDeliveryError(str(error.recipients[0]))
+    elif isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500:
+        return PermanentDeliveryError(f"{error.code} {error.message}")
+    return error
 
 
 # (session, purpose, reference) -> the mail and the PDF that goes to print instead

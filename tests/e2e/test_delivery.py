@@ -225,6 +225,32 @@ class WorkerKilled(BaseException):
     """Like SIGKILL: no ``except Exception`` handler of the activity runs."""
 
 
+async def invoice_copy(
+    api: httpx.AsyncClient, settings: Settings, temporal_env: WorkflowEnvironment, sink: MailSink
+) -> tuple[Settings, SendDocumentInput]:
+    """An invoice rendered (and posted) for a postal customer, and the request to send it
+    to an e-mail customer under another purpose, through ``sink``."""
+    postal = await create_customer(api, consumer_body(invoice_channel="postal"))
+    async with running_worker(settings, temporal_env.client):
+        invoice = await invoice_of(api, postal)  # documents exist; delivery went by post
+    customer = await create_customer(api)
+    request = SendDocumentInput(
+        purpose="invoice-copy", reference=invoice["number"], customer_id=customer["id"]
+    )
+    return settings.model_copy(update={"smtp_port": sink.port}), request
+
+
+def copying(
+    session_factory: async_sessionmaker[AsyncSession], smtp: Settings, mailer: Any
+) -> DeliveryActivities:
+    """Delivery activities that compose ``invoice-copy`` like an invoice."""
+    delivery = DeliveryActivities(
+        session_factory, smtp, mailer, InvoiceActivities(session_factory, smtp)
+    )
+    delivery.composers["invoice-copy"] = delivery.composers["invoice"]
+    return delivery
+
+
 class CrashAfterSend:
     """The worker dies after the server accepted the mail, before the outbox row is updated."""
 
@@ -247,33 +273,16 @@ async def test_crash_between_send_and_record_gives_at_most_one_duplicate_with_th
     sink = MailSink(tmp_path / "mail", port=free_port())
     sink.start()
     try:
-        postal = await create_customer(api, consumer_body(invoice_channel="postal"))
-        async with running_worker(settings, temporal_env.client):
-            invoice = await invoice_of(api, postal)  # documents exist; delivery went by post
-        smtp = settings.model_copy(update={"smtp_port": sink.port})
-        customer = await create_customer(api)
-        async with session_factory() as session, session.begin():
-            from db.models import Invoice
-
-            stored = (
-                await session.execute(select(Invoice).where(Invoice.number == invoice["number"]))
-            ).scalar_one()
-        # Send the same invoice to an e-mail customer under another purpose, with a crash.
-        request = SendDocumentInput(
-            purpose="invoice-copy", reference=stored.number, customer_id=customer["id"]
-        )
-        invoices = InvoiceActivities(session_factory, smtp)
-        crashing = DeliveryActivities(session_factory, smtp, CrashAfterSend(smtp), invoices)
-        crashing.composers["invoice-copy"] = crashing.composers["invoice"]
+        smtp, request = await invoice_copy(api, settings, temporal_env, sink)
+        crashing = copying(session_factory, smtp, CrashAfterSend(smtp))
         with contextlib.suppress(WorkerKilled):
             await ActivityEnvironment().run(crashing.send_document, request)
-        retry = DeliveryActivities(session_factory, smtp, SmtpMailer(smtp), invoices)
-        retry.composers["invoice-copy"] = retry.composers["invoice"]
+        retry = copying(session_factory, smtp, SmtpMailer(smtp))
         result = await ActivityEnvironment().run(retry.send_document, request)
         again = await ActivityEnvironment().run(retry.send_document, request)
     finally:
         sink.stop()
-    same_id = f"<invoice-copy.{stored.number}@faktura.example>"
+    same_id = f"<invoice-copy.{request.reference}@faktura.example>"
     assert result.status == again.status == "sent"
     delivered = mails_with(sink, same_id)
     assert len(delivered) == 2  # the one duplicate, with the same Message-ID
@@ -309,23 +318,13 @@ async def test_two_attempts_at_the_same_time_send_one_mail(
     sink = MailSink(tmp_path / "mail", port=free_port())
     sink.start()
     try:
-        postal = await create_customer(api, consumer_body(invoice_channel="postal"))
-        async with running_worker(settings, temporal_env.client):
-            invoice = await invoice_of(api, postal)  # documents exist; delivery went by post
-        smtp = settings.model_copy(update={"smtp_port": sink.port})
-        customer = await create_customer(api)
-        request = SendDocumentInput(
-            purpose="invoice-copy", reference=invoice["number"], customer_id=customer["id"]
-        )
-        delivery = DeliveryActivities(
-            session_factory, smtp, SlowMailer(smtp), InvoiceActivities(session_factory, smtp)
-        )
-        delivery.composers["invoice-copy"] = delivery.composers["invoice"]
+        smtp, request = await invoice_copy(api, settings, temporal_env, sink)
+        delivery = copying(session_factory, smtp, SlowMailer(smtp))
         results = await asyncio.gather(
             *(ActivityEnvironment().run(delivery.send_document, request) for _ in range(2))
         )
     finally:
         sink.stop()
     assert [result.status for result in results] == ["sent", "sent"]
-    assert len(mails_with(sink, f"<invoice-copy.{invoice['number']}@faktura.example>")) == 1
+    assert len(mails_with(sink, f"<invoice-copy.{request.reference}@faktura.example>")) == 1
     assert len(sink.messages()) == 1

@@ -44,13 +44,20 @@ def message() -> EmailMessage:
     return mail
 
 
-@pytest.fixture
-def starttls_server(certificates, tmp_path: Path) -> Iterator[tuple[int, EmlWriter]]:  # type: ignore[no-untyped-def]
-    handler = EmlWriter(tmp_path)
-    controller = Controller(
+def starttls_controller(
+    handler: EmlWriter, certificates: tuple[ssl.SSLContext, Path]
+) -> Controller:
+    """An aiosmtpd server that demands STARTTLS, then AUTH (faktura / s3cret)."""
+    return Controller(
         handler, hostname="127.0.0.1", port=free_port(), tls_context=certificates[0],
         require_starttls=True, authenticator=accept_demo, auth_require_tls=True,
     )  # fmt: skip
+
+
+@pytest.fixture
+def starttls_server(certificates, tmp_path: Path) -> Iterator[tuple[int, EmlWriter]]:  # type: ignore[no-untyped-def]
+    handler = EmlWriter(tmp_path)
+    controller = starttls_controller(handler, certificates)
     controller.start()
     yield controller.port, handler
     controller.stop()
@@ -126,10 +133,7 @@ async def test_one_connection_carries_many_mails_and_an_idle_one_is_replaced(
     certificates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     handler = PeerRecorder(tmp_path)
-    controller = Controller(
-        handler, hostname="127.0.0.1", port=free_port(), tls_context=certificates[0],
-        require_starttls=True, authenticator=accept_demo, auth_require_tls=True,
-    )  # fmt: skip
+    controller = starttls_controller(handler, certificates)
     controller.start()
     try:
         mailer = SmtpMailer(
