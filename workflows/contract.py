@@ -108,6 +108,8 @@ class ContractWorkflow:
         # step in its history (and without the invoice's workflow as a pending child)
         self.fresh_run_wanted = False
         self.periods_before_run = self.data.periods_billed
+        # invoices issued under the lock, sent and handed over after it (hand_over.py)
+        self.to_hand_over: list[str] = []
 
     # ---------------------------------------------------------------- main loop
 
@@ -125,6 +127,7 @@ class ContractWorkflow:
         while True:
             async with self.lock:
                 billed = await self._bill_due_periods()
+            await self._hand_over_issued()  # outside the lock: updates need not wait for SMTP
             today = self._today()
             if self._ends_by(today):
                 return await self._finish()
@@ -210,14 +213,14 @@ class ContractWorkflow:
 
     async def _start_invoice(self, number: str | None, local: bool, hand_over: bool) -> None:
         """Documents, e-mail, receivable and debit of an issued invoice, and its own workflow
-        for collection. New runs do the first four here and hand over (hand_over.py); runs
+        for collection. New runs queue it for _hand_over_issued (hand_over.py); runs
         with local steps before that let the issuing activity start the invoice's workflow,
         which did them (no child workflow: two server round trips fewer); older histories
         start a child."""
         if number is None:
             return
         if hand_over:
-            await issue_and_hand_over(number, self.contract_id, self.customer_id, self._today())
+            self.to_hand_over.append(number)
         elif not local:
             with contextlib.suppress(WorkflowAlreadyStartedError):  # started before a retry
                 await workflow.start_child_workflow(
@@ -230,6 +233,12 @@ class ContractWorkflow:
                     static_summary=f"Invoice {number} of contract {self.contract_id}",
                 )
         self.data.open_invoices = [*self.data.open_invoices[-49:], number]
+
+    async def _hand_over_issued(self) -> None:
+        """Documents, e-mail, receivable and debit of each invoice issued, then its workflow."""
+        while self.to_hand_over:
+            number = self.to_hand_over.pop(0)
+            await issue_and_hand_over(number, self.contract_id, self.customer_id, self._today())
 
     def _advance(self, not_before: date) -> None:
         anchor = self.data.terms.start  # type: ignore[union-attr]
@@ -256,6 +265,7 @@ class ContractWorkflow:
             )
             if issuing:
                 await self._start_invoice(settled.invoice_number, local, hand_over)
+                await self._hand_over_issued()
             await self._provision(ProvisioningAction.DEPROVISION)
         self.data.next_billing_date = None
         await self._set_status(ContractStatus.ENDED)
@@ -411,7 +421,9 @@ class ContractWorkflow:
     async def change_plan(self, request: ChangePlanRequest) -> PlanChangeResult:
         async with self.lock:
             info = workflow.current_update_info()
-            local, hand_over = self._issuing_steps()
+            # The caller waits for this answer: the invoice's own workflow renders, sends and
+            # collects (an SMTP outage must not hold up a plan change); no hand-over here.
+            local, hand_over = local_steps(), False
             result: PlanChangeResult = await run_step(
                 APPLY_PLAN_CHANGE,
                 PlanChangeInput(

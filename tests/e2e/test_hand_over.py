@@ -8,8 +8,10 @@ sent, debited or started twice. No worker runs until both have had their chance.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -103,3 +105,43 @@ async def test_a_booking_before_the_hand_over_sends_debits_and_starts_nothing_tw
     assert [(row.purpose, row.status) for row in outbox] == [("invoice", "sent")]
     assert debits == 0  # paid before any debit was registered: nothing to collect
     assert len(mails_about(mail_sink, number)) == 1
+
+
+class StuckMailer:
+    """An SMTP server that takes the mail but does not answer until released."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.calls = 0
+
+    async def send(self, message: EmailMessage) -> str:
+        self.calls += 1
+        await self.release.wait()
+        return "250 accepted"
+
+
+async def test_a_cancellation_does_not_wait_for_a_stuck_invoice_mail(
+    api: httpx.AsyncClient, temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The contract issues under its lock but sends and hands over after it: an update (here
+    a cancellation) is answered while the billing day's e-mail still hangs."""
+    mailer = StuckMailer()
+    async with running_worker(settings, temporal_env.client, mailer=mailer):
+        try:
+            customer = await create_customer(api)
+            body = contract_body(customer["id"], start_date=FIRST.isoformat(), items=HOSTING)
+            contract = (await api.post("/v1/contracts", json=body, headers=auth("crm"))).json()
+
+            async def calls() -> int:
+                return mailer.calls
+
+            assert await eventually(calls, lambda n: n >= 1, 30) == 1  # the mail hangs now
+            answer = await asyncio.wait_for(
+                api.post(f"/v1/contracts/{contract['id']}/cancellation",
+                         json={"kind": "ordinary"}, headers=auth("crm")),
+                timeout=25,  # a workflow task heartbeat (8 s) carries the answer
+            )  # fmt: skip
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["contract_id"] == contract["id"]
+        finally:
+            mailer.release.set()
