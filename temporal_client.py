@@ -52,12 +52,14 @@ async def start_invoice_workflow(
     start_delay: timedelta | None = None,
     status: str | None = None,
     signal: PaymentEvent | None = None,
+    reopen: bool = False,
 ) -> None:
     """Start ``invoice-{number}`` once: a running run is kept, a closed one is not started
     again, so a retried activity or a repeated request never makes a second run.
 
     ``start_delay`` keeps it idle (no task, no history beyond its start) until then;
-    ``signal`` delivers a booking and ends such a delay at once (signal-with-start)."""
+    ``signal`` delivers a booking and ends such a delay at once (signal-with-start);
+    ``reopen`` starts a new run after a closed one (a return debit after the invoice was paid)."""
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             "InvoiceWorkflow",
@@ -65,7 +67,9 @@ async def start_invoice_workflow(
             id=invoice_workflow_id(input.number),
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if reopen
+            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=summary,
             start_delay=start_delay if start_delay and start_delay > timedelta(0) else None,
             search_attributes=TypedSearchAttributes([SearchAttributePair(INVOICE_STATUS, status)])
@@ -82,7 +86,8 @@ async def notify_bookings(client: Client, task_queue: str, bookings: Sequence[Bo
 
     Signal-with-start: a workflow the contract's workflow started with a start delay wakes
     now; one that does not exist yet (the booking raced the hand-over) starts and collects
-    by itself, each of its steps idempotent."""
+    by itself, each of its steps idempotent. A return debit after the invoice's workflow
+    ended as paid starts a new run, which presents the debit again or asks for a transfer."""
     for booked in bookings:
         event = PaymentEvent(
             key=booked.key, kind=booked.kind, amount_cents=booked.amount_cents,
@@ -95,4 +100,5 @@ async def notify_bookings(client: Client, task_queue: str, bookings: Sequence[Bo
                 InvoiceWorkflowInput(number=booked.invoice_number, contract_id=booked.contract_id),
                 f"Invoice {booked.invoice_number} of contract {booked.contract_id}",
                 signal=event,
+                reopen=booked.kind == "return",
             )

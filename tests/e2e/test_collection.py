@@ -17,7 +17,7 @@ from lxml import etree
 from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import WorkflowExecutionDescription
+from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -225,6 +225,41 @@ async def test_am04_return_is_presented_again_then_paid(
         await eventually(lambda: invoice_status(temporal_env, number), lambda s: s == "paid")
         == "paid"
     )
+
+
+async def test_a_return_after_the_invoice_was_paid_opens_collection_again(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """The debit was booked and the invoice's workflow ended as paid; days later the bank
+    returns it (AM04): a new run presents it once more."""
+    invoice = await issued(api, await create_customer(api))
+    number = invoice["number"]
+    debit = await eventually(lambda: debit_of(session_factory, number), lambda d: d is not None, 30)
+    assert debit is not None
+    paid = camt054(
+        f"N-{uuid.uuid4().hex[:8]}", [Entry(GROSS, debit.collection_date, end_to_end_id=number)]
+    )
+    assert (await import_file(api, paid)).json()["booked"] == 1
+    handle = temporal_env.client.get_workflow_handle(f"invoice-{number}")
+
+    async def closed() -> bool:
+        return (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+
+    assert await eventually(closed, bool, 30)
+    returned = camt054(f"N-{uuid.uuid4().hex[:8]}", [
+        Entry(-(GROSS + 300), debit.collection_date + timedelta(days=3), end_to_end_id=number,
+              return_reason="AM04", fee_cents=300),
+    ])  # fmt: skip
+    assert (await import_file(api, returned)).json()["booked"] == 1
+    second = await eventually(
+        lambda: debit_of(session_factory, number, 2), lambda d: d is not None, 30
+    )
+    assert second is not None and second.end_to_end_id == f"{number}-2"
+    assert second.amount_cents == GROSS  # the bank's fee goes into the dunning letters
+    runs = await temporal_env.client.count_workflows(f"WorkflowId = 'invoice-{number}'")
+    assert runs.count == 2
 
 
 async def test_md06_refund_switches_to_transfer_and_asks_for_a_mandate(
