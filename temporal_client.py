@@ -47,7 +47,7 @@ async def start_invoice_workflow(
     client: Client,
     task_queue: str,
     input: InvoiceWorkflowInput,
-    summary: str,
+    summary: str | None = None,
     *,
     start_delay: timedelta | None = None,
     status: str | None = None,
@@ -70,7 +70,7 @@ async def start_invoice_workflow(
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
             if reopen
             else WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=summary,
+            static_summary=summary or f"Invoice {input.number} of contract {input.contract_id}",
             start_delay=start_delay if start_delay and start_delay > timedelta(0) else None,
             search_attributes=TypedSearchAttributes([SearchAttributePair(INVOICE_STATUS, status)])
             if status
@@ -98,7 +98,6 @@ async def notify_bookings(client: Client, task_queue: str, bookings: Sequence[Bo
                 client,
                 task_queue,
                 InvoiceWorkflowInput(number=booked.invoice_number, contract_id=booked.contract_id),
-                f"Invoice {booked.invoice_number} of contract {booked.contract_id}",
                 signal=event,
                 reopen=booked.kind == "return",
             )

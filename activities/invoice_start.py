@@ -24,7 +24,6 @@ async def start_invoice_workflow(number: str | None, contract_id: str) -> None:
         activity.client(),
         activity.info().task_queue,
         InvoiceWorkflowInput(number=number, contract_id=contract_id),
-        f"Invoice {number} of contract {contract_id}",
     )
 
 
@@ -38,7 +37,6 @@ async def hand_over_invoice(input: HandOverInput) -> None:
         activity.client(),
         activity.info().task_queue,
         invoice,
-        f"Invoice {invoice.number} of contract {invoice.contract_id}",
         start_delay=input.wake_at - datetime.now(UTC),
         status=invoice.handed_over.status,
     )

@@ -234,7 +234,7 @@ class InvoiceHandOver(BaseModel):
 
     def ladder_due(self) -> date:
         """The day the dunning ladder counts from: the debit's collection day, else the due day."""
-        if self.debit is not None and self.debit.registered and self.debit.collection_date:
+        if self.debit_registered and self.debit and self.debit.collection_date:
             return self.debit.collection_date
         return self.receivable.due_date
 
