@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, time, timedelta
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import ARRAY, Integer, String, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.invoicing import write_once
+from activities.recent import Recent
 from config import Settings
-from db.invoices import invoice_by_number
+from db.invoices import IssuedInvoice, invoice_by_number
 from db.models import (
     CollectionCase,
     Contract,
@@ -53,14 +55,44 @@ def letter_path(archive: Path, number: str, step: str) -> Path:
     return archive / "dunning" / f"{number}-{step}.pdf"
 
 
+async def stamp_batch(session: AsyncSession, batch_id: str, debits: list[SepaDebit]) -> None:
+    """Stamp the debits with their file and note each mandate's last use, in a few
+    set-based statements (a day can hold a hundred thousand debits)."""
+    ids = [debit.id for debit in debits]
+    await session.execute(
+        update(SepaDebit)
+        .where(SepaDebit.id == any_(bindparam("ids", ids, type_=ARRAY(Integer))))
+        .values(batch_id=batch_id)
+        .execution_options(synchronize_session=False)
+    )
+    mandates_by_day: dict[date, set[str]] = defaultdict(set)
+    for debit in debits:
+        mandates_by_day[debit.collection_date].add(debit.mandate_reference)
+    for day, references in sorted(mandates_by_day.items()):  # GREATEST keeps the latest day
+        await session.execute(
+            update(SepaMandate)
+            .where(SepaMandate.reference == any_(bindparam("refs", sorted(references),
+                                                           type_=ARRAY(String))))
+            .values(last_used_on=func.greatest(func.coalesce(SepaMandate.last_used_on, day), day))
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+
+
 class CollectionActivities:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        issued: Recent[IssuedInvoice] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
+        self.issued = issued if issued is not None else Recent[IssuedInvoice]()
 
     async def _invoice(self, session: AsyncSession, number: str) -> Invoice:
+        """The invoice (never changed once written): as this process issued it, or loaded."""
+        if (issued := self.issued.get(number)) is not None:
+            return issued.invoice
         invoice = await invoice_by_number(session, number)
         assert invoice is not None, number
         return invoice
@@ -140,7 +172,7 @@ class CollectionActivities:
             e2e = invoice.number if input.attempt == 1 else f"{invoice.number}-{input.attempt}"
             wanted_cents = input.amount_cents or invoice.gross_cents
             open_cents = receivable.open_cents if receivable else invoice.gross_cents
-            await session.execute(
+            debit = (await session.execute(
                 insert(SepaDebit)
                 .values(invoice_number=invoice.number, attempt=input.attempt, end_to_end_id=e2e,
                         mandate_reference=mandate.reference, mandate_signed_on=mandate.signed_on,
@@ -150,15 +182,17 @@ class CollectionActivities:
                         amount_cents=min(wanted_cents, open_cents),
                         collection_date=collection)
                 .on_conflict_do_nothing()
-            )  # fmt: skip
-            debit = (
-                await session.execute(
-                    select(SepaDebit).where(
-                        SepaDebit.invoice_number == invoice.number,
-                        SepaDebit.attempt == input.attempt,
+                .returning(SepaDebit)
+            )).scalar_one_or_none()  # fmt: skip
+            if debit is None:  # registered by an earlier attempt of this step
+                debit = (
+                    await session.execute(
+                        select(SepaDebit).where(
+                            SepaDebit.invoice_number == invoice.number,
+                            SepaDebit.attempt == input.attempt,
+                        )
                     )
-                )
-            ).scalar_one()
+                ).scalar_one()
             return DebitRegistration(
                 registered=True,
                 collection_date=debit.collection_date,
@@ -221,12 +255,7 @@ class CollectionActivities:
             )  # fmt: skip
             path = self.settings.archive_dir / "sepa" / f"{input.day:%Y/%m}" / f"{batch_id}.xml"
             write_once(path, content)
-            for debit in debits:
-                debit.batch_id = batch_id
-                mandate = await session.get(SepaMandate, debit.mandate_reference)
-                if mandate is not None:
-                    mandate.last_used_on = max(mandate.last_used_on or debit.collection_date,
-                                               debit.collection_date)  # fmt: skip
+            await stamp_batch(session, batch_id, debits)
             session.add(
                 SepaBatch(id=batch_id, message_id=batch_id, built_on=input.day, path=str(path),
                           sha256=hashlib.sha256(content).hexdigest(), transactions=len(debits),

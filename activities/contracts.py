@@ -15,16 +15,18 @@ from temporalio.exceptions import ApplicationError
 
 from activities.invoice_start import start_invoice_workflow
 from activities.provisioning import Provisioner, technical_parameters
+from activities.recent import Recent
 from config import Settings
 from db.contracts import (
     billable_items,
     customer_of,
     latest_version,
     lock_contract,
+    lock_contract_for_billing,
     next_version_number,
     version_in_force,
 )
-from db.invoices import issue_for_entry
+from db.invoices import IssuedInvoice, issue_for_entry
 from db.models import BillingEntry, Contract, ContractVersion, PriceList
 from domain.billing import Line, LineKind, due_lines, plan_change, unused_credit
 from workflows.models import (
@@ -61,16 +63,7 @@ def _line_from_json(data: dict[str, Any]) -> Line:
     )
 
 
-Issued = TypeVar("Issued", BillingEntryResult, PlanChangeResult)
-
-
-async def _with_invoice_workflow(
-    input: BillPeriodInput | PlanChangeInput | SettleFinalInput, result: Issued
-) -> Issued:
-    """After the issuing transaction committed: start the invoice's workflow if asked to."""
-    if input.start_invoice:
-        await start_invoice_workflow(result.invoice_number, input.contract_id)
-    return result
+Result = TypeVar("Result", BillingEntryResult, PlanChangeResult)
 
 
 def invalid(message: str) -> ApplicationError:
@@ -84,10 +77,25 @@ class ContractActivities:
         session_factory: async_sessionmaker[AsyncSession],
         provisioner: Provisioner,
         settings: Settings,
+        issued: Recent[IssuedInvoice] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.provisioner = provisioner
         self.settings = settings
+        self.issued = issued if issued is not None else Recent[IssuedInvoice]()
+
+    async def _after_commit(
+        self,
+        input: BillPeriodInput | PlanChangeInput | SettleFinalInput,
+        outcome: tuple[Result, IssuedInvoice | None],
+    ) -> Result:
+        """Remember the committed invoice for the next steps; start its workflow if asked."""
+        result, issued = outcome
+        if issued is not None:
+            self.issued.put(issued.invoice.number, issued)
+        if input.start_invoice:
+            await start_invoice_workflow(result.invoice_number, input.contract_id)
+        return result
 
     @activity.defn
     async def load_contract(self, contract_id: str) -> ContractFacts:
@@ -137,54 +145,62 @@ class ContractActivities:
         day: date,
         lines: list[Line],
         issued_on: date,
-    ) -> BillingEntryResult:
+    ) -> tuple[BillingEntryResult, IssuedInvoice | None]:
         """Insert the entry once per (contract, key) and issue its invoice in the same
         transaction; a retry returns the stored entry and invoice."""
         customer = await customer_of(session, contract)
         price_list = await session.get(PriceList, customer.price_list_code)
         assert price_list is not None
-        await session.execute(
-            insert(BillingEntry)
-            .values(
-                contract_id=contract.id,
-                key=key,
-                kind=kind,
-                billing_date=day,
-                lines=[_line_json(line) for line in lines],
-                total_cents=sum(line.amount_cents for line in lines),
-                price_list_code=price_list.code,
-                prices_include_vat=price_list.prices_include_vat,
-            )
-            .on_conflict_do_nothing()
-        )
-        stored = (
+        inserted = (
             await session.execute(
-                select(BillingEntry).where(
-                    BillingEntry.contract_id == contract.id, BillingEntry.key == key
+                insert(BillingEntry)
+                .values(
+                    contract_id=contract.id,
+                    key=key,
+                    kind=kind,
+                    billing_date=day,
+                    lines=[_line_json(line) for line in lines],
+                    total_cents=sum(line.amount_cents for line in lines),
+                    price_list_code=price_list.code,
+                    prices_include_vat=price_list.prices_include_vat,
                 )
+                .on_conflict_do_nothing()
+                .returning(BillingEntry)
             )
-        ).scalar_one()
-        invoice = await issue_for_entry(
+        ).scalar_one_or_none()
+        stored = (
+            inserted
+            or (
+                await session.execute(
+                    select(BillingEntry).where(
+                        BillingEntry.contract_id == contract.id, BillingEntry.key == key
+                    )
+                )
+            ).scalar_one()
+        )
+        issued = await issue_for_entry(
             session, entry=stored, contract=contract, customer=customer, issue_date=issued_on,
-            settings=self.settings,
+            settings=self.settings, fresh_entry=inserted is not None,
         )  # fmt: skip
-        return BillingEntryResult(
+        result = BillingEntryResult(
             entry_id=stored.id,
             total_cents=stored.total_cents,
             lines=len(stored.lines),
-            invoice_number=invoice.number if invoice else None,
+            invoice_number=issued.invoice.number if issued else None,
         )
+        return result, issued
 
     @activity.defn
     async def bill_period(self, input: BillPeriodInput) -> BillingEntryResult:
-        return await _with_invoice_workflow(input, await self._bill_period(input))
+        return await self._after_commit(input, await self._bill_period(input))
 
-    async def _bill_period(self, input: BillPeriodInput) -> BillingEntryResult:
+    async def _bill_period(
+        self, input: BillPeriodInput
+    ) -> tuple[BillingEntryResult, IssuedInvoice | None]:
         """Charge the items whose period starts on the due day (billed in advance)."""
         contract_id = uuid.UUID(input.contract_id)
         async with self.session_factory() as session, session.begin():
-            contract = await lock_contract(session, contract_id)
-            customer = await customer_of(session, contract)
+            contract, customer = await lock_contract_for_billing(session, contract_id)
             version = await version_in_force(session, contract_id, input.due)
             if version is None:
                 raise invalid(f"no contract version in force on {input.due}")
@@ -197,9 +213,11 @@ class ContractActivities:
 
     @activity.defn
     async def apply_plan_change(self, input: PlanChangeInput) -> PlanChangeResult:
-        return await _with_invoice_workflow(input, await self._apply_plan_change(input))
+        return await self._after_commit(input, await self._apply_plan_change(input))
 
-    async def _apply_plan_change(self, input: PlanChangeInput) -> PlanChangeResult:
+    async def _apply_plan_change(
+        self, input: PlanChangeInput
+    ) -> tuple[PlanChangeResult, IssuedInvoice | None]:
         """A new contract version (now for an upgrade, at the period end for a downgrade)
         and, for an upgrade, the pro-rata charge and credit for the rest of the period."""
         contract_id = uuid.UUID(input.contract_id)
@@ -243,9 +261,9 @@ class ContractActivities:
                 await session.flush()
             else:
                 version = existing
-            total, number = 0, None
+            total, number, issued = 0, None, None
             if change.lines:
-                entry = await self._record_entry(
+                entry, issued = await self._record_entry(
                     session, contract, input.change_key, "plan_change", input.day, change.lines,
                     input.day,
                 )  # fmt: skip
@@ -257,7 +275,7 @@ class ContractActivities:
                 months=sorted({item.months for item in new}),
                 prorata_total_cents=total,
                 invoice_number=number,
-            )
+            ), issued
 
     @activity.defn
     async def record_cancellation(self, input: RecordCancellationInput) -> int:
@@ -286,9 +304,11 @@ class ContractActivities:
 
     @activity.defn
     async def settle_final(self, input: SettleFinalInput) -> BillingEntryResult:
-        return await _with_invoice_workflow(input, await self._settle_final(input))
+        return await self._after_commit(input, await self._settle_final(input))
 
-    async def _settle_final(self, input: SettleFinalInput) -> BillingEntryResult:
+    async def _settle_final(
+        self, input: SettleFinalInput
+    ) -> tuple[BillingEntryResult, IssuedInvoice | None]:
         """Credit whatever was billed in advance for days after the end."""
         contract_id = uuid.UUID(input.contract_id)
         async with self.session_factory() as session, session.begin():
@@ -314,7 +334,7 @@ class ContractActivities:
             }
             lines = unused_credit(billed, months=months, anchor=contract.start_date, end=input.end)
             if not lines:
-                return BillingEntryResult(entry_id=None, total_cents=0, lines=0)
+                return BillingEntryResult(entry_id=None, total_cents=0, lines=0), None
             return await self._record_entry(
                 session, contract, f"final:{input.end.isoformat()}", "final", input.end, lines,
                 input.issued_on or input.end,

@@ -17,7 +17,7 @@ import io
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Protocol
 
@@ -63,7 +63,7 @@ class PermanentDeliveryError(Exception):
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: Message) -> str:
         """Hand the message to the SMTP server; return its reply. Raises
         ``PermanentDeliveryError`` for 5xx refusals, anything else is transient."""
         ...
@@ -83,7 +83,7 @@ class SmtpMailer:
         self.settings = settings
         self._idle: list[tuple[float, aiosmtplib.SMTP]] = []
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: Message) -> str:
         client: aiosmtplib.SMTP | None = None
         try:
             client = await self._checkout()
@@ -227,18 +227,14 @@ class DeliveryActivities:
             content, pdf_path = await compose(session, input.purpose, input.reference)
             customer = await session.get(Customer, input.customer_id)
             assert customer is not None
-            await session.execute(
+            row = (await session.execute(
                 insert(OutboxMessage)
                 .values(purpose=input.purpose, reference=input.reference,
                         customer_id=customer.id, message_id=msgid,
                         recipient=content.recipient, subject=content.subject)
                 .on_conflict_do_nothing()
-            )  # fmt: skip
-            row = (
-                await session.execute(
-                    select(OutboxMessage).where(OutboxMessage.message_id == msgid).with_for_update()
-                )
-            ).scalar_one()
+                .returning(OutboxMessage)
+            )).scalar_one_or_none() or await self._row(session, msgid)  # fmt: skip
             if row.status in ("sent", "postal"):
                 return self._result(row)
             if customer.invoice_channel == "postal":
@@ -276,6 +272,7 @@ class DeliveryActivities:
         raise failure  # retried by Temporal; the error is recorded on the row
 
     async def _row(self, session: AsyncSession, msgid: str) -> OutboxMessage:
+        """The outbox row, locked (a new row is locked by the inserting transaction)."""
         return (
             await session.execute(
                 select(OutboxMessage).where(OutboxMessage.message_id == msgid).with_for_update()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import OrderedDict
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,8 +12,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.recent import Recent, Rendered
 from config import Settings
-from db.invoices import invoice_by_number, lines_of
+from db.invoices import IssuedInvoice, invoice_by_number, lines_of
 from db.models import Invoice, InvoiceDocument, InvoiceLineRow
 from documents.einvoice import render_xml
 from documents.model import DocLine, DocTaxGroup, InvoiceDoc
@@ -79,66 +78,66 @@ def write_once(path: Path, content: bytes) -> None:
     os.replace(temporary, path)
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """An invoice's documents as just rendered in this process (invoices never change)."""
-
-    invoice_id: int
-    doc: InvoiceDoc
-    paths: dict[str, Path]
-    contents: dict[str, bytes]
-
-
-# The e-mail step runs right after rendering, as a local step of the same workflow task and
-# so in the same process: it takes the documents from here instead of loading them again.
-RECENT_RENDERS = 64
-
-
 class InvoiceActivities:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        issued: Recent[IssuedInvoice] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
-        self._recent: OrderedDict[str, Rendered] = OrderedDict()
+        self.issued = issued if issued is not None else Recent[IssuedInvoice]()
+        # The e-mail step runs right after rendering, in the same process: it takes the
+        # documents from here instead of loading them again.
+        self.rendered = Recent[Rendered]()
 
     def just_rendered(self, number: str) -> Rendered | None:
         """The documents of ``number`` if this process rendered them recently."""
-        return self._recent.get(number)
+        return self.rendered.get(number)
 
-    def _remember(self, number: str, rendered: Rendered) -> None:
-        self._recent[number] = rendered
-        while len(self._recent) > RECENT_RENDERS:
-            self._recent.popitem(last=False)
+    async def issued_invoice(self, session: AsyncSession, number: str) -> IssuedInvoice:
+        """The invoice and its lines: as this process issued them a moment ago, or loaded."""
+        issued = self.issued.get(number)
+        if issued is None:
+            invoice = await invoice_by_number(session, number)
+            assert invoice is not None, number
+            issued = IssuedInvoice(invoice, await lines_of(session, invoice.id))  # type: ignore[arg-type]
+        return issued
 
     async def load_doc(self, session: AsyncSession, number: str) -> tuple[Invoice, InvoiceDoc]:
-        invoice = await invoice_by_number(session, number)
-        assert invoice is not None, number
-        lines = await lines_of(session, invoice.id)  # type: ignore[arg-type]
-        return invoice, invoice_doc(invoice, lines, self.settings.seller.model_dump())
+        issued = await self.issued_invoice(session, number)
+        return issued.invoice, invoice_doc(
+            issued.invoice, issued.lines, self.settings.seller.model_dump()
+        )
 
     @activity.defn
     async def render_invoice_documents(self, input: RenderInvoiceInput) -> InvoiceDocuments:
         """PDF/A-3 with embedded EN 16931 XML, the XML itself, and XRechnung for public buyers;
         archived with SHA-256. A retry finds the stored documents."""
-        async with self.session_factory() as session:
-            invoice, doc = await self.load_doc(session, input.number)
-            stored = (
-                (
+        if (rendered := self.just_rendered(input.number)) is not None:
+            return self._documents(input.number, rendered)
+        issued = self.issued.get(input.number)
+        if issued is not None:
+            # Issued a moment ago by this process, so most likely nothing is stored yet; if a
+            # step elsewhere stored the documents meanwhile, rendering gives the same bytes.
+            invoice = issued.invoice
+            doc = invoice_doc(invoice, issued.lines, self.settings.seller.model_dump())
+        else:
+            async with self.session_factory() as session:
+                invoice, doc = await self.load_doc(session, input.number)
+                stored = (
                     await session.execute(
                         select(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice.id)
                     )
+                ).scalars().all()  # fmt: skip
+            kinds = {"pdf", "xml"} | ({"xrechnung"} if doc.xrechnung else set())
+            if {d.kind for d in stored} >= kinds:
+                return InvoiceDocuments(
+                    number=input.number,
+                    sha256={d.kind: d.sha256 for d in stored},
+                    customer_id=str(invoice.customer_id),
                 )
-                .scalars()
-                .all()
-            )
-        kinds = {"pdf", "xml"} | ({"xrechnung"} if doc.xrechnung else set())
-        if {d.kind for d in stored} >= kinds:
-            return InvoiceDocuments(
-                number=input.number,
-                sha256={d.kind: d.sha256 for d in stored},
-                customer_id=str(invoice.customer_id),
-            )
         xml = render_xml(doc)
         contents = {"xml": xml, "pdf": render_pdf(doc, xml)}
         if doc.xrechnung:
@@ -160,7 +159,14 @@ class InvoiceActivities:
                 ])
                 .on_conflict_do_nothing()
             )  # fmt: skip
-        self._remember(input.number, Rendered(invoice.id, doc, paths, contents))  # type: ignore[arg-type]
+        rendered = Rendered(invoice.id, invoice.customer_id, doc, paths, contents, hashes)  # type: ignore[arg-type]
+        self.rendered.put(input.number, rendered)
+        return self._documents(input.number, rendered)
+
+    @staticmethod
+    def _documents(number: str, rendered: Rendered) -> InvoiceDocuments:
         return InvoiceDocuments(
-            number=input.number, sha256=hashes, customer_id=str(invoice.customer_id)
+            number=number,
+            sha256=rendered.sha256,
+            customer_id=str(rendered.customer_id),
         )

@@ -13,7 +13,9 @@ from activities.delivery import DeliveryActivities, Mailer, SmtpMailer
 from activities.invoice_start import hand_over_invoice
 from activities.invoicing import InvoiceActivities
 from activities.provisioning import Provisioner, RecordingProvisioner, WebhookProvisioner
+from activities.recent import Recent
 from config import Settings
+from db.invoices import IssuedInvoice
 
 
 def build_activities(
@@ -26,12 +28,13 @@ def build_activities(
         if settings.provisioning_webhook_url
         else RecordingProvisioner(session_factory)
     )
-    contracts = ContractActivities(session_factory, provisioner, settings)
-    invoices = InvoiceActivities(session_factory, settings)
+    issued = Recent[IssuedInvoice]()  # shared: billing fills it, the next steps read it
+    contracts = ContractActivities(session_factory, provisioner, settings, issued)
+    invoices = InvoiceActivities(session_factory, settings, issued)
     delivery = DeliveryActivities(
         session_factory, settings, mailer or SmtpMailer(settings), invoices
     )
-    collection = CollectionActivities(session_factory, settings)
+    collection = CollectionActivities(session_factory, settings, issued)
     return [
         *contracts.all(),
         invoices.render_invoice_documents,

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 
 from api.workflow_starts import start_contract_workflow  # noqa: E402
@@ -119,8 +120,23 @@ async def bare_ceiling(work: Path, n: int, workers: int, concurrency: int, windo
     return n / wall
 
 
-async def run(n: int, workers: int, concurrency: int, window: int, bare: bool) -> None:
-    stack = Stack(Path(tempfile.mkdtemp(prefix="faktura-bench-")), workers=workers)
+async def statements_per_invoice(factory: async_sessionmaker, n: int, top: int = 60) -> None:
+    """What the chain asked of Postgres, per invoice: each statement costs a round trip."""
+    async with factory() as session:
+        rows = (await session.execute(text(
+            "SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements"
+            " WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY calls DESC"
+        ))).all()  # fmt: skip
+    print(f"\nPostgres statements per invoice: {sum(r[0] for r in rows) / n:.1f} in all")
+    for calls, query in rows[:top]:
+        print(f"  {calls / n:5.2f}  {query}")
+
+
+async def run(
+    n: int, workers: int, concurrency: int, window: int, bare: bool, statements: bool
+) -> None:
+    work = Path(tempfile.mkdtemp(prefix="faktura-bench-"))
+    stack = Stack(work, workers=workers, count_statements=statements)
     await asyncio.to_thread(stack.start)
     try:
         settings = stack.settings()
@@ -131,6 +147,10 @@ async def run(n: int, workers: int, concurrency: int, window: int, bare: bool) -
         sepa_count = sum(1 for member in fleet if member.sepa)
         ceiling = await bare_ceiling(stack.work, n, workers, concurrency, window) if bare else None
 
+        if statements:
+            async with factory() as session, session.begin():
+                await session.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+                await session.execute(text("SELECT pg_stat_statements_reset()"))
         stack.start_workers()
         client = await connect(settings)
         pids = stack.pids()
@@ -181,6 +201,8 @@ async def run(n: int, workers: int, concurrency: int, window: int, bare: bool) -
             db_size = (
                 await session.execute(text("SELECT pg_database_size(current_database())"))
             ).scalar_one()
+        if statements:
+            await statements_per_invoice(factory, n)
         await engine.dispose()
         # due-to-mail: every contract was due when the run started
         finished_ago = time.monotonic() - started
@@ -224,10 +246,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50, help="parallel workflow starts")
     parser.add_argument("--window", type=int, default=300, help="unfinished chains at most")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare ceiling")
+    parser.add_argument(
+        "--statements", action="store_true", help="count Postgres statements per invoice"
+    )
     options = parser.parse_args()
     asyncio.run(
         run(options.contracts, options.workers, options.concurrency, options.window,
-            not options.no_bare)
+            not options.no_bare, options.statements)
     )  # fmt: skip
 
 

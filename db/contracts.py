@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Contract, ContractVersion, Customer, PriceVersion, Product
+from db.models import Contract, ContractVersion, Customer, PriceList, PriceVersion, Product
 from domain.billing import BillableItem
 from domain.calendar import months_of
 from domain.pricing import PriceVersionRule
@@ -50,6 +50,25 @@ async def lock_contract(session: AsyncSession, contract_id: uuid.UUID) -> Contra
     if contract is None:
         raise LookupError(f"contract {contract_id} not found")
     return contract
+
+
+async def lock_contract_for_billing(
+    session: AsyncSession, contract_id: uuid.UUID
+) -> tuple[Contract, Customer]:
+    """The contract, locked, with its customer and price list in the same round trip (the
+    session's later look-ups of both are answered from its identity map)."""
+    row = (
+        await session.execute(
+            select(Contract, Customer, PriceList)
+            .join(Customer, Customer.id == Contract.customer_id)
+            .join(PriceList, PriceList.code == Customer.price_list_code)
+            .where(Contract.id == contract_id)
+            .with_for_update(of=Contract)
+        )
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"contract {contract_id} not found")
+    return row[0], row[1]
 
 
 async def customer_of(session: AsyncSession, contract: Contract) -> Customer:

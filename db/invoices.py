@@ -7,6 +7,7 @@ returns the number and no gap or duplicate can arise.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,14 @@ INVOICE = "380"
 CREDIT_NOTE = "381"
 
 
+@dataclass(frozen=True)
+class IssuedInvoice:
+    """An invoice and its lines as one transaction wrote or read them."""
+
+    invoice: Invoice
+    lines: list[InvoiceLineRow]
+
+
 async def invoice_by_number(session: AsyncSession, number: str) -> Invoice | None:
     return (
         await session.execute(select(Invoice).where(Invoice.number == number))
@@ -38,21 +47,15 @@ async def invoice_by_number(session: AsyncSession, number: str) -> Invoice | Non
 
 
 async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
-    series = f"{prefix}-{year}"
-    await session.execute(
-        text(
-            "INSERT INTO invoice_counter (series, last_value) VALUES (:s, 0) "
-            "ON CONFLICT (series) DO NOTHING"
-        ),
-        {"s": series},
-    )
+    """The next number of the series; the counter row stays locked until the caller commits."""
     value = (
         await session.execute(
             text(
-                "UPDATE invoice_counter SET last_value = last_value + 1 "
-                "WHERE series = :s RETURNING last_value"
+                "INSERT INTO invoice_counter (series, last_value) VALUES (:s, 1) "
+                "ON CONFLICT (series) DO UPDATE SET last_value = invoice_counter.last_value + 1 "
+                "RETURNING last_value"
             ),
-            {"s": series},
+            {"s": f"{prefix}-{year}"},
         )
     ).scalar_one()
     return format_number(prefix, year, value)
@@ -145,7 +148,7 @@ async def _insert(
     prices_include_vat: bool,
     settings: Settings,
     **extra: Any,
-) -> Invoice:
+) -> IssuedInvoice:
     payment = payment_snapshot(customer, issue_date, settings)
     due = payment.get("debit_date") or payment["due_date"]
     invoice = Invoice(
@@ -173,9 +176,10 @@ async def _insert(
     session.add(invoice)
     await session.flush()
     assert invoice.id is not None
-    session.add_all(_line_rows(invoice.id, draft))
+    lines = _line_rows(invoice.id, draft)
+    session.add_all(lines)
     await session.flush()
-    return invoice
+    return IssuedInvoice(invoice, lines)
 
 
 async def latest_invoice(session: AsyncSession, contract_id: Any) -> Invoice | None:
@@ -196,13 +200,20 @@ async def issue_for_entry(
     customer: Customer,
     issue_date: date,
     settings: Settings,
-) -> Invoice | None:
-    """The invoice (or, for a net credit, credit note) of a billing entry; once per entry."""
-    existing = (
-        await session.execute(select(Invoice).where(Invoice.billing_entry_id == entry.id))
-    ).scalar_one_or_none()
-    if existing is not None or not entry.lines or entry.total_cents == 0:
-        return existing
+    fresh_entry: bool = False,
+) -> IssuedInvoice | None:
+    """The invoice (or, for a net credit, credit note) of a billing entry; once per entry.
+
+    ``fresh_entry``: the caller inserted the entry in this transaction, so it has no
+    invoice yet and the look-up is skipped."""
+    if not entry.lines or entry.total_cents == 0:
+        return None
+    if not fresh_entry:
+        existing = (
+            await session.execute(select(Invoice).where(Invoice.billing_entry_id == entry.id))
+        ).scalar_one_or_none()
+        if existing is not None:
+            return IssuedInvoice(existing, await lines_of(session, existing.id))  # type: ignore[arg-type]
     sign = 1 if entry.total_cents > 0 else -1
     charges = [
         Charge(
@@ -302,10 +313,10 @@ async def issue_credit_note(
     lines = stored_lines(await lines_of(session, original.id))  # type: ignore[arg-type]
     draft = credit_note(lines, stored_groups(original), treatment, credits)
     number = await next_number(session, settings.credit_note_prefix, issue_date.year)
-    invoice = await _insert(
+    issued = await _insert(
         session, number=number, type_code=CREDIT_NOTE, draft=draft, contract=contract,
         customer=customer, issue_date=issue_date, prices_include_vat=original.prices_include_vat,
         settings=settings, credit_key=credit_key, preceding_number=original.number,
         preceding_issue_date=original.issue_date, reason=reason,
     )  # fmt: skip
-    return invoice, True
+    return issued.invoice, True

@@ -56,6 +56,7 @@ class EmbeddedPostgres:
     data_dir: Path
     port: int
     fast_and_unsafe: bool = False  # fsync off: for throw-away test clusters only
+    preload: tuple[str, ...] = ()  # shared_preload_libraries, e.g. pg_stat_statements
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def url(self, database: str = "faktura") -> str:
@@ -98,6 +99,8 @@ class EmbeddedPostgres:
             "-c",
             "max_connections=200",
         ]
+        if self.preload:
+            args += ["-c", f"shared_preload_libraries={','.join(self.preload)}"]
         if self.fast_and_unsafe:
             args += [
                 "-c",

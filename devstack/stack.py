@@ -25,6 +25,7 @@ from devstack.temporal import TemporalDevServer
 class Stack:
     work: Path
     workers: int = 1
+    count_statements: bool = False  # load pg_stat_statements (the benchmark's --statements)
     postgres: EmbeddedPostgres = field(init=False)
     temporal: TemporalDevServer = field(init=False)
     smtp_port: int = field(init=False)
@@ -34,7 +35,8 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
-        self.postgres = EmbeddedPostgres(self.work / "pg", free_port())
+        preload = ("pg_stat_statements",) if self.count_statements else ()
+        self.postgres = EmbeddedPostgres(self.work / "pg", free_port(), preload=preload)
         self.temporal = TemporalDevServer(self.work / "temporal.sqlite", free_port(), free_port())
         self.smtp_port = free_port()
 

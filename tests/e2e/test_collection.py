@@ -21,7 +21,7 @@ from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionSta
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from db.models import Customer, Receivable, SepaDebit
+from db.models import Customer, Receivable, SepaDebit, SepaMandate
 from devstack.smtp_sink import MailSink
 from documents.pain008 import XSD
 from domain.target2 import next_business_day, on_or_after
@@ -146,6 +146,11 @@ async def test_on_time_debit_is_collected_once_and_paid(
     assert document.xpath("//p:GrpHdr/p:MsgId/text()", namespaces=ns) == [batch.batch_id]
     listed = (await api.get("/v1/sepa/batches", headers=auth("finance"))).json()
     assert any(b["id"] == batch.batch_id for b in listed)
+    stamped = await debit_of(session_factory, number)
+    async with session_factory() as session:
+        mandate = await session.get(SepaMandate, debit.mandate_reference)
+    assert stamped is not None and stamped.batch_id == batch.batch_id
+    assert mandate is not None and mandate.last_used_on == debit.collection_date
     later = await temporal_env.client.execute_workflow(
         SepaBatchWorkflow.run, SepaBatchInput(day=day + timedelta(days=1)), id=f"sepa-{uuid.uuid4()}",
         task_queue=settings.temporal_task_queue,
@@ -483,7 +488,5 @@ async def test_a_mandate_unused_for_36_months_lapses(
     await asyncio.sleep(2)  # the workflow registers (or refuses) the debit right after
     assert await debit_of(session_factory, number) is None
     async with session_factory() as session:
-        from db.models import SepaMandate
-
         row = await session.get(SepaMandate, mandate["mandate_reference"])
     assert row is not None and row.status == "lapsed"

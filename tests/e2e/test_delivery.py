@@ -11,7 +11,7 @@ import email.policy
 import hashlib
 import uuid
 from datetime import date
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +257,7 @@ class CrashAfterSend:
     def __init__(self, settings: Settings) -> None:
         self.real = SmtpMailer(settings)
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: Message) -> str:
         await self.real.send(message)
         raise WorkerKilled
 
@@ -300,7 +300,7 @@ class SlowMailer:
     def __init__(self, settings: Settings) -> None:
         self.real = SmtpMailer(settings)
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: Message) -> str:
         await asyncio.sleep(0.5)
         return await self.real.send(message)
 

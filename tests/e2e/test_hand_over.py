@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 
 import httpx
@@ -114,7 +114,7 @@ class StuckMailer:
         self.release = asyncio.Event()
         self.calls = 0
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: Message) -> str:
         self.calls += 1
         await self.release.wait()
         return "250 accepted"

@@ -14,7 +14,6 @@ from facturx import get_xml_from_pdf
 from lxml import etree
 from pypdf import PdfReader
 
-from activities.invoicing import RECENT_RENDERS, InvoiceActivities, Rendered
 from config import PROJECT_ROOT
 from documents.einvoice import render_xml
 from documents.pdf import render_markup, render_pdf, render_png
@@ -75,15 +74,3 @@ def test_an_xml_the_schema_refuses_never_leaves() -> None:
     """An invoice without its number lacks the document ID the Factur-X XSD requires."""
     with pytest.raises(etree.DocumentInvalid, match="TypeCode"):
         render_xml(dataclasses.replace(sample_invoice(), number=""))
-
-
-def test_the_documents_just_rendered_are_kept_for_the_mail_step_and_bounded() -> None:
-    """The e-mail step takes what this process rendered a moment ago; old entries go."""
-    activities = InvoiceActivities(None, None)  # type: ignore[arg-type]
-    doc = sample_invoice()
-    for index in range(RECENT_RENDERS + 1):
-        activities._remember(f"RE-{index}", Rendered(index, doc, {}, {"pdf": b"%PDF"}))
-    assert activities.just_rendered("RE-0") is None
-    newest = activities.just_rendered(f"RE-{RECENT_RENDERS}")
-    assert newest is not None and newest.invoice_id == RECENT_RENDERS
-    assert activities.just_rendered("RE-1") is not None
