@@ -145,11 +145,12 @@ class ContractActivities:
         day: date,
         lines: list[Line],
         issued_on: date,
+        price_list: PriceList | None = None,
     ) -> tuple[BillingEntryResult, IssuedInvoice | None]:
         """Insert the entry once per (contract, key) and issue its invoice in the same
         transaction; a retry returns the stored entry and invoice."""
         customer = await customer_of(session, contract)
-        price_list = await session.get(PriceList, customer.price_list_code)
+        price_list = price_list or await session.get(PriceList, customer.price_list_code)
         assert price_list is not None
         inserted = (
             await session.execute(
@@ -200,7 +201,7 @@ class ContractActivities:
         """Charge the items whose period starts on the due day (billed in advance)."""
         contract_id = uuid.UUID(input.contract_id)
         async with self.session_factory() as session, session.begin():
-            contract, customer = await lock_contract_for_billing(session, contract_id)
+            contract, customer, price_list = await lock_contract_for_billing(session, contract_id)
             version = await version_in_force(session, contract_id, input.due)
             if version is None:
                 raise invalid(f"no contract version in force on {input.due}")
@@ -208,7 +209,7 @@ class ContractActivities:
             lines = due_lines(items, anchor=contract.start_date, due=input.due, end=input.end)
             return await self._record_entry(
                 session, contract, f"period:{input.due.isoformat()}", "period", input.due, lines,
-                input.issued_on or input.due,
+                input.issued_on or input.due, price_list,
             )  # fmt: skip
 
     @activity.defn

@@ -54,9 +54,8 @@ async def lock_contract(session: AsyncSession, contract_id: uuid.UUID) -> Contra
 
 async def lock_contract_for_billing(
     session: AsyncSession, contract_id: uuid.UUID
-) -> tuple[Contract, Customer]:
-    """The contract, locked, with its customer and price list in the same round trip (the
-    session's later look-ups of both are answered from its identity map)."""
+) -> tuple[Contract, Customer, PriceList]:
+    """The contract, locked, with its customer and price list in the same round trip."""
     row = (
         await session.execute(
             select(Contract, Customer, PriceList)
@@ -68,7 +67,7 @@ async def lock_contract_for_billing(
     ).one_or_none()
     if row is None:
         raise LookupError(f"contract {contract_id} not found")
-    return row[0], row[1]
+    return row[0], row[1], row[2]
 
 
 async def customer_of(session: AsyncSession, contract: Contract) -> Customer:
