@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import zlib
 from datetime import datetime
+from functools import lru_cache
 from io import BytesIO
+from xml.sax.saxutils import escape
 
 from facturx.facturx import FACTURX_LEVEL2xmp, generate_xmp_object
 from lxml import etree
@@ -41,17 +43,17 @@ def _pdf_date(moment: datetime) -> str:
     return moment.strftime("D:%Y%m%d%H%M%S+00'00'")
 
 
-def _xmp(metadata: dict[str, str], moment: datetime) -> bytes:
-    """Factur-X XMP (PDF/A-3B identification, Factur-X extension schema) with fixed dates."""
+def _generated_xmp(title: str, author: str, subject: str, timestamp: str) -> str:
+    """Factur-X XMP (PDF/A-3B identification, Factur-X extension schema), as factur-x makes it."""
     root = generate_xmp_object(
         {
             "pdfa3_flavor": "B",
-            "title": metadata["title"],
-            "author": metadata["author"],
-            "subject": metadata["subject"],
+            "title": title,
+            "author": author,
+            "subject": subject,
             "producer": PRODUCER,
             "creator_tool": CREATOR,
-            "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+            "timestamp": timestamp,
             "version": "1.0",
             "documenttype": "INVOICE",
             "xml_filename": FILENAME,
@@ -62,7 +64,30 @@ def _xmp(metadata: dict[str, str], moment: datetime) -> bytes:
     body = etree.tostring(root, pretty_print=True).decode().strip()
     return "\n".join(
         ['<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>', body, '<?xpacket end="w"?>']
-    ).encode()
+    )
+
+
+# Placeholders for the values that change from invoice to invoice; all are element text.
+SLOTS = {field: f"FAKTURA-SLOT-{field.upper()}" for field in ("title", "author", "subject",
+                                                              "timestamp")}  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _xmp_template() -> str:
+    """The XMP built once with placeholders: factur-x builds it element by element, which
+    cost ~1 ms per invoice."""
+    return _generated_xmp(**SLOTS)
+
+
+def _xmp(metadata: dict[str, str], moment: datetime) -> bytes:
+    """The Factur-X XMP of one invoice, with the issue date as its dates."""
+    values = {**metadata, "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")}
+    text = _xmp_template()
+    for field, slot in SLOTS.items():
+        # as lxml writes text: markup escaped, non-ASCII as character references
+        value = escape(values[field]).encode("ascii", "xmlcharrefreplace").decode()
+        text = text.replace(slot, value)
+    return text.encode()
 
 
 def _info(metadata: dict[str, str], moment: datetime) -> DictionaryObject:

@@ -22,6 +22,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import segno
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from segno import helpers as qr_helpers
 
@@ -149,15 +150,29 @@ def _texts(language: str, c: dict[str, Any]) -> dict[str, str]:
     }  # fmt: skip
 
 
+# Any of the eight QR masks is valid; choosing one saves segno's search for the best, which
+# took three quarters of the GiroCode's 14 ms (bench: 14 -> 3 ms per transfer invoice).
+GIROCODE_MASK = 4
+
+
+def girocode_fields(doc: InvoiceDoc) -> dict[str, Any]:
+    seller = doc.seller
+    return {"name": seller["name"][:70], "iban": seller["iban"], "bic": seller["bic"],
+            "amount": euros(doc.gross_cents), "text": doc.number}  # fmt: skip
+
+
+def girocode_qr(doc: InvoiceDoc, mask: int = GIROCODE_MASK) -> segno.QRCode:
+    """EPC QR code ("GiroCode") for the transfer: payee, IBAN, BIC, amount, reference.
+
+    ``make_epc_qr`` minus the mask search: the same validated payload (segno's own, pinned
+    in constraints.txt), error level M as the EPC standard demands, and a fixed mask."""
+    data = qr_helpers._make_epc_qr_data(**girocode_fields(doc))
+    return segno.make_qr(data, error="m", boost_error=False, mask=mask)
+
+
 def girocode(doc: InvoiceDoc) -> bytes:
-    """EPC QR code ("GiroCode") for the transfer: payee, IBAN, BIC, amount, reference."""
-    qr = qr_helpers.make_epc_qr(
-        name=doc.seller["name"][:70],
-        iban=doc.seller["iban"],
-        bic=doc.seller["bic"],
-        amount=euros(doc.gross_cents),
-        text=doc.number,
-    )
+    """The GiroCode as PNG, for the transfer mail's HTML part."""
+    qr = girocode_qr(doc)
     out = BytesIO()
     qr.save(out, kind="png", scale=4, border=2)
     return out.getvalue()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pypdf import PdfReader
 
 from config import PROJECT_ROOT
 from documents.einvoice import render_xml
+from documents.facturx_embed import _generated_xmp, _xmp
 from documents.pdf import render_markup, render_pdf, render_png
 from documents.samples import sample_invoice
 
@@ -74,3 +76,14 @@ def test_an_xml_the_schema_refuses_never_leaves() -> None:
     """An invoice without its number lacks the document ID the Factur-X XSD requires."""
     with pytest.raises(etree.DocumentInvalid, match="TypeCode"):
         render_xml(dataclasses.replace(sample_invoice(), number=""))
+
+
+@pytest.mark.parametrize("buyer", ["Müller & Söhne <GmbH>", "Ωmega 😀 “Hosting” 'Ltd'", "plain"])
+def test_the_xmp_filled_into_the_template_is_what_factur_x_builds(buyer: str) -> None:
+    """The XMP is built once with placeholders; filling them in must give factur-x's bytes."""
+    moment = datetime(2026, 11, 26, tzinfo=UTC)
+    metadata = {"title": "RE-2026-0000001", "author": buyer, "subject": f"RE-2026-0000001 {buyer}"}
+    built = _generated_xmp(
+        metadata["title"], metadata["author"], metadata["subject"], "2026-11-26T00:00:00+00:00"
+    )
+    assert _xmp(metadata, moment) == built.encode()
