@@ -260,7 +260,8 @@ class DeliveryActivities:
                 )
             except Exception as error:
                 detail = f"{type(error).__name__}: {error}"
-                if activity.info().attempt >= self.settings.smtp_max_attempts:
+                # the row counts real sending attempts (not failures of steps before it)
+                if row.attempts >= self.settings.smtp_max_attempts:
                     return await self._post_instead(
                         session, row, customer, pdf_path, "email_failed", detail
                     )

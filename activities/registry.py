@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.collection import CollectionActivities
 from activities.contracts import ContractActivities
 from activities.delivery import DeliveryActivities, Mailer, SmtpMailer
+from activities.hand_over import HandOverActivities
 from activities.invoice_start import hand_over_invoice
 from activities.invoicing import InvoiceActivities
 from activities.provisioning import Provisioner, RecordingProvisioner, WebhookProvisioner
@@ -48,4 +49,5 @@ def build_activities(
         collection.prepare_dunning_letter,
         collection.hand_over_to_collection,
         hand_over_invoice,
+        HandOverActivities(invoices, delivery, collection).hand_over_issued_invoice,
     ]

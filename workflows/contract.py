@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.terms import Terms, earliest_end
     from workflows import search_attributes as sa
     from workflows import timers
-    from workflows.hand_over import issue_and_hand_over
+    from workflows.hand_over import hand_over
     from workflows.invoice import InvoiceWorkflow
     from workflows.models import (
         BillingEntryResult,
@@ -238,7 +238,7 @@ class ContractWorkflow:
         """Documents, e-mail, receivable and debit of each invoice issued, then its workflow."""
         while self.to_hand_over:
             number = self.to_hand_over.pop(0)
-            await issue_and_hand_over(number, self.contract_id, self.customer_id, self._today())
+            await hand_over(number, self.contract_id, self.customer_id, self._today())
 
     def _advance(self, not_before: date) -> None:
         anchor = self.data.terms.start  # type: ignore[union-attr]

@@ -1,12 +1,13 @@
 """Issuing an invoice inside the contract's workflow, then handing it over for collection.
 
 On a billing day the contract's workflow renders the documents, sends the e-mail, opens
-the receivable and registers the SEPA debit as local steps of its own workflow task, and
-only then starts ``invoice-{number}`` with a start delay to the first deadline of the
+the receivable and registers the SEPA debit in its own workflow task, and only then starts
+``invoice-{number}`` with a start delay to the first deadline of the
 dunning ladder. A booking (payment or return debit) wakes it earlier (signal-with-start,
 temporal_client.notify_bookings). This saves the server a second workflow's start, its
 first task and its timer on the billing day: the reference day's bare ceiling rose from
-14.4 to 21.7 invoices/s (docs/PERFORMANCE.md).
+14.4 to 21.7 invoices/s (docs/PERFORMANCE.md). Since the patch ``one-step-hand-over`` all
+of it is one local activity (activities/hand_over.py); older histories replay five.
 """
 
 from __future__ import annotations
@@ -31,16 +32,36 @@ with workflow.unsafe.imports_passed_through():
         InvoiceDocuments,
         InvoiceHandOver,
         InvoiceWorkflowInput,
+        IssuedInvoiceInput,
         NumberInput,
         ReceivableInfo,
         RenderInvoiceInput,
         RepresentInput,
         SendDocumentInput,
     )
-    from workflows.options import DB_STEP, DELIVERY, FILE_WORK
+    from workflows.options import DB_STEP, DELIVERY, FILE_WORK, HAND_OVER
     from workflows.steps import run_step
 
 HAND_OVER_INVOICE = "hand_over_invoice"
+HAND_OVER_ISSUED_INVOICE = "hand_over_issued_invoice"
+# Runs from this patch on do the whole hand-over in one local step (activities/hand_over.py);
+# histories recorded before it replay the five steps below.
+ONE_STEP_HAND_OVER = "one-step-hand-over"
+
+
+async def hand_over(number: str, contract_id: str, customer_id: str, today: date) -> None:
+    """Documents, e-mail, receivable and debit of a freshly issued invoice, then its workflow."""
+    if workflow.patched(ONE_STEP_HAND_OVER):
+        await workflow.execute_local_activity(
+            HAND_OVER_ISSUED_INVOICE,
+            IssuedInvoiceInput(
+                number=number, contract_id=contract_id, customer_id=customer_id, today=today
+            ),
+            result_type=InvoiceHandOver,
+            **HAND_OVER,
+        )
+    else:
+        await issue_and_hand_over(number, contract_id, customer_id, today)
 
 
 async def issue_and_hand_over(

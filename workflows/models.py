@@ -247,6 +247,15 @@ class HandOverInput(BaseModel):
     wake_at: datetime
 
 
+class IssuedInvoiceInput(BaseModel):
+    """An invoice the contract's workflow has just issued, for its one-step hand-over."""
+
+    number: str
+    contract_id: str
+    customer_id: str
+    today: date
+
+
 class RenderInvoiceInput(BaseModel):
     number: str
 

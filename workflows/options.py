@@ -35,3 +35,10 @@ DELIVERY = {
         maximum_interval=timedelta(minutes=5),
     ),
 }
+# The hand-over of a freshly issued invoice in one local step (documents, e-mail,
+# receivable, debit, start of its workflow): the longest timeout of its parts, and the
+# e-mail's backoff, since that is the part that waits for others.
+HAND_OVER = {
+    "start_to_close_timeout": timedelta(minutes=10),
+    "retry_policy": DELIVERY["retry_policy"],
+}

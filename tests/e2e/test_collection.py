@@ -17,7 +17,11 @@ from lxml import etree
 from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.client import (
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+)
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -103,6 +107,13 @@ async def described(env: WorkflowEnvironment, number: str) -> WorkflowExecutionD
         return await env.client.get_workflow_handle(f"invoice-{number}").describe()
     except RPCError:
         return None
+
+
+async def handed_over(env: WorkflowEnvironment, number: str) -> WorkflowHandle[Any, Any]:
+    """The invoice's workflow once the contract's workflow has started it (after the
+    receivable and debit: waiting for those alone races with the start)."""
+    await eventually(lambda: described(env, number), lambda d: d is not None, 30)
+    return env.client.get_workflow_handle(f"invoice-{number}")
 
 
 def read(path: str) -> bytes:
@@ -368,8 +379,7 @@ async def test_no_payment_walks_the_ladder_suspends_and_payment_resumes(
     number = invoice["number"]
     due = date.fromisoformat(invoice["due_date"])
     assert due == date.fromisoformat(invoice["issue_date"]) + timedelta(days=14)
-    await eventually(lambda: receivable(session_factory, number), lambda r: r is not None, 30)
-    handle = temporal_env.client.get_workflow_handle(f"invoice-{number}")
+    handle = await handed_over(temporal_env, number)
     await temporal_env.fast_forward(handle, timedelta(days=(due - date.today()).days + 50))
     contract_id = invoice["contract"]["id"]
 
@@ -422,8 +432,7 @@ async def test_business_default_is_handed_over_to_collection(
     invoice = await issued(api, await create_customer(api, business_body()))
     number = invoice["number"]
     due = date.fromisoformat(invoice["due_date"])
-    await eventually(lambda: receivable(session_factory, number), lambda r: r is not None, 30)
-    handle = temporal_env.client.get_workflow_handle(f"invoice-{number}")
+    handle = await handed_over(temporal_env, number)
     await temporal_env.fast_forward(handle, timedelta(days=(due - date.today()).days + 80))
     assert (
         await eventually(
@@ -457,13 +466,12 @@ async def test_a_dispute_pauses_the_ladder(
     invoice = await issued(api, await create_customer(api, transfer))
     number = invoice["number"]
     due = date.fromisoformat(invoice["due_date"])
-    await eventually(lambda: receivable(session_factory, number), lambda r: r is not None, 30)
+    handle = await handed_over(temporal_env, number)
     disputed = await api.post(
         f"/v1/invoices/{number}/dispute", json={"disputed": True, "reason": "Leistung bestritten"},
         headers=auth("support"),
     )  # fmt: skip
     assert disputed.status_code == 200, disputed.text
-    handle = temporal_env.client.get_workflow_handle(f"invoice-{number}")
     await temporal_env.fast_forward(handle, timedelta(days=(due - date.today()).days + 30))
     assert (
         await eventually(lambda: invoice_status(temporal_env, number), lambda s: s == "disputed")

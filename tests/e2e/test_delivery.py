@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import email
 import email.policy
 import hashlib
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -328,3 +330,43 @@ async def test_two_attempts_at_the_same_time_send_one_mail(
     assert [result.status for result in results] == ["sent", "sent"]
     assert len(mails_with(sink, f"<invoice-copy.{request.reference}@faktura.example>")) == 1
     assert len(sink.messages()) == 1
+
+
+class Unreachable:
+    """The mail server refuses every connection (a transient failure, retried)."""
+
+    async def send(self, message: Message) -> str:
+        raise ConnectionRefusedError("SMTP down")
+
+
+async def test_after_the_last_sending_attempt_the_document_goes_by_post(
+    api: httpx.AsyncClient,
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    catalog: None,
+    session_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    """Attempts are counted on the outbox row, so only real sending attempts count: in the
+    one-step hand-over an activity attempt may also have failed before the mail."""
+    sink = MailSink(tmp_path / "mail", port=free_port())
+    smtp, request = await invoice_copy(api, settings, temporal_env, sink)
+    smtp = smtp.model_copy(update={"smtp_max_attempts": 2})
+    delivery = copying(session_factory, smtp, Unreachable())
+    steps = ActivityEnvironment()
+    steps.info = dataclasses.replace(steps.info, attempt=5)  # earlier failures elsewhere
+    with pytest.raises(ConnectionRefusedError):
+        await steps.run(delivery.send_document, request)
+    posted = await steps.run(delivery.send_document, request)
+    assert posted.status == "postal"
+    async with session_factory() as session:
+        row = (
+            await session.execute(
+                select(OutboxMessage).where(OutboxMessage.message_id == posted.message_id)
+            )
+        ).scalar_one()
+        item = (
+            await session.execute(select(PostalItem).where(PostalItem.outbox_id == row.id))
+        ).scalar_one()
+    assert (row.status, row.attempts) == ("postal", 2)
+    assert item.reason == "email_failed" and "SMTP down" in (row.last_error or "")

@@ -47,11 +47,16 @@ def test_the_corpus_covers_the_workflow() -> None:
     } <= events
 
 
-def test_the_newest_histories_hand_invoices_over() -> None:
+def test_the_newest_histories_hand_invoices_over_in_one_step() -> None:
     """The top-level corpus was recorded with the current shape: contracts issue, send and
-    register invoices themselves and hand them over (workflows/hand_over.py)."""
+    register invoices themselves and hand them over, all in one local step after billing
+    (workflows/hand_over.py, activities/hand_over.py)."""
     newest = {name: text for name, text in TEXTS.items() if "/" not in name}
-    patches = {name for name, text in newest.items() if "hand-over-invoices" in _patch_ids(text)}
+    patches = {
+        name
+        for name, text in newest.items()
+        if {"hand-over-invoices", "one-step-hand-over"} <= _patch_ids(text)
+    }
     assert {"catch-up-2", "plan-changes-1", "contract-dunning-1"} <= patches
     started = json.loads(newest["invoice-dunning-1"])["events"][0]
     payload = started["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
