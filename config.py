@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_ca_file: Path | None = None  # CA bundle to verify the server (default: system CAs)
     smtp_timeout_seconds: float = 30.0
-    # After this many failed attempts (connection refused, timeouts, 4xx) the document
+    # After this many failed sending attempts (connection refused, timeouts, 4xx; counted
+    # on the outbox row, so failures of other steps do not count) the document
     # goes by post; Temporal retries in between with backoff from 2 s up to 5 min.
     smtp_max_attempts: int = 10
     mail_from: str = "faktura Demo Hosting <billing@faktura.example>"
