@@ -25,6 +25,7 @@ from config import Settings
 from db.receivables import Booked
 from workflows.models import InvoiceWorkflowInput, PaymentEvent
 from workflows.search_attributes import INVOICE_STATUS
+from workflows.versions import SHAPE
 
 DATA_CONVERTER = pydantic_data_converter
 
@@ -59,11 +60,12 @@ async def start_invoice_workflow(
 
     ``start_delay`` keeps it idle (no task, no history beyond its start) until then;
     ``signal`` delivers a booking and ends such a delay at once (signal-with-start);
-    ``reopen`` starts a new run after a closed one (a return debit after the invoice was paid)."""
+    ``reopen`` starts a new run after a closed one (a return debit after the invoice was paid).
+    The run has this code's shape: every change is on without patch markers (versions.py)."""
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             "InvoiceWorkflow",
-            input,
+            input.model_copy(update={"shape": SHAPE}),
             id=invoice_workflow_id(input.number),
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

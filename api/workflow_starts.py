@@ -30,6 +30,7 @@ from db.models import Contract, WorkflowStart, utcnow
 from workflows import search_attributes as sa
 from workflows.contract import ContractWorkflow
 from workflows.models import ContractState, ContractStatus, ContractWorkflowInput
+from workflows.versions import SHAPE
 
 log = logging.getLogger("faktura.workflow_starts")
 RELAY_INTERVAL_SECONDS = 2.0
@@ -49,8 +50,11 @@ async def start_contract_workflow(
         await client.start_workflow(
             ContractWorkflow.run,
             ContractWorkflowInput(
-                contract_id=str(contract.id), customer_id=str(contract.customer_id), state=state
-            ),
+                contract_id=str(contract.id),
+                customer_id=str(contract.customer_id),
+                state=state,
+                shape=SHAPE,  # every change on without patch markers (workflows/versions.py)
+            ),  # fmt: skip
             id=contract_workflow_id(contract.id),
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

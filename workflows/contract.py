@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.durations import parse_duration
     from domain.terms import Terms, earliest_end
     from workflows import search_attributes as sa
-    from workflows import timers
+    from workflows import timers, versions
     from workflows.hand_over import hand_over
     from workflows.invoice import InvoiceWorkflow
     from workflows.models import (
@@ -100,6 +100,7 @@ class ContractWorkflow:
     @workflow.init
     def __init__(self, input: ContractWorkflowInput) -> None:
         self.contract_id = input.contract_id
+        self.shape = input.shape  # which changes are on without patch markers (versions.py)
         self.customer_id = input.customer_id
         self.data = input.state or ContractState()
         self.lock = asyncio.Lock()
@@ -183,7 +184,7 @@ class ContractWorkflow:
             and not self._ends_by(self.data.next_billing_date)
         ):
             due = self.data.next_billing_date
-            issuing = workflow.patched(ISSUE_INVOICES)
+            issuing = versions.patched(ISSUE_INVOICES)
             local, hand_over = self._issuing_steps()
             billed_entry: BillingEntryResult = await run_step(
                 BILL_PERIOD,
@@ -209,7 +210,7 @@ class ContractWorkflow:
         """(local steps, hand-over): how this run issues an invoice. Called before the
         issuing step, whose input says whether the activity starts the invoice's workflow."""
         local = local_steps()
-        return local, local and workflow.patched(HAND_OVER_INVOICES)
+        return local, local and versions.patched(HAND_OVER_INVOICES)
 
     async def _start_invoice(self, number: str | None, local: bool, hand_over: bool) -> None:
         """Documents, e-mail, receivable and debit of an issued invoice, and its own workflow
@@ -250,7 +251,7 @@ class ContractWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         end = self.data.end
         if self.data.status is not ContractStatus.PENDING and end is not None:
-            issuing = workflow.patched(ISSUE_INVOICES)
+            issuing = versions.patched(ISSUE_INVOICES)
             local, hand_over = self._issuing_steps()
             settled: BillingEntryResult = await run_step(
                 SETTLE_FINAL,
@@ -279,8 +280,9 @@ class ContractWorkflow:
     def _carry_over(self) -> ContractWorkflowInput:
         self.data.runs += 1
         return ContractWorkflowInput(
-            contract_id=self.contract_id, customer_id=self.customer_id, state=self.data
-        )
+            contract_id=self.contract_id, customer_id=self.customer_id, state=self.data,
+            shape=versions.SHAPE,
+        )  # fmt: skip
 
     # ---------------------------------------------------------------- effects
 
@@ -437,12 +439,12 @@ class ContractWorkflow:
                 DB_STEP,
                 PlanChangeResult,
             )
-            if workflow.patched(ISSUE_INVOICES):
+            if versions.patched(ISSUE_INVOICES):
                 await self._start_invoice(result.invoice_number, local, hand_over)
                 self.fresh_run_wanted = (
                     not local
                     and result.invoice_number is not None
-                    and workflow.patched(NEW_RUN_AFTER_CHANGE)
+                    and versions.patched(NEW_RUN_AFTER_CHANGE)
                 )
             self.data.version = result.version
             self.data.schedule.append(

@@ -19,6 +19,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.berlin_time import berlin_midnight
     from domain.dunning import default_policy
+    from workflows import versions
     from workflows.invoice import (
         OPEN_RECEIVABLE,
         REGISTER_DEBIT,
@@ -51,7 +52,7 @@ ONE_STEP_HAND_OVER = "one-step-hand-over"
 
 async def hand_over(number: str, contract_id: str, customer_id: str, today: date) -> None:
     """Documents, e-mail, receivable and debit of a freshly issued invoice, then its workflow."""
-    if workflow.patched(ONE_STEP_HAND_OVER):
+    if versions.patched(ONE_STEP_HAND_OVER):
         await workflow.execute_local_activity(
             HAND_OVER_ISSUED_INVOICE,
             IssuedInvoiceInput(

@@ -17,7 +17,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain.dunning import Step, default_policy
     from workflows import search_attributes as sa
-    from workflows import timers
+    from workflows import timers, versions
     from workflows.models import (
         CancellationKind,
         CancelRequest,
@@ -66,6 +66,7 @@ class InvoiceWorkflow:
     @workflow.init
     def __init__(self, input: InvoiceWorkflowInput) -> None:
         self.number = input.number
+        self.shape = input.shape  # which changes are on without patch markers (versions.py)
         self.status = "issued"
         self.open_cents = 0
         self.step: Step | None = None
@@ -90,10 +91,10 @@ class InvoiceWorkflow:
         self._set_status("documents_ready")
         delivery = None
         customer_id = input.customer_id or documents.customer_id or ""
-        if workflow.patched(DELIVER_DOCUMENTS):
+        if versions.patched(DELIVER_DOCUMENTS):
             delivery = await self._send("invoice", customer_id)
             self._set_status(f"delivered_{delivery.channel.value}")
-        if workflow.patched(COLLECT):
+        if versions.patched(COLLECT):
             await self._collect(input, customer_id)
         return InvoiceSummary(number=input.number, documents=documents.sha256, delivery=delivery)
 

@@ -88,6 +88,8 @@ class ContractWorkflowInput(BaseModel):
     contract_id: str
     customer_id: str
     state: ContractState | None = None
+    # versions.SHAPE when this code started the run; 0 (absent) in runs recorded before
+    shape: int = 0
 
 
 class ContractSummary(BaseModel):
@@ -209,6 +211,8 @@ class InvoiceWorkflowInput(BaseModel):
     # Set when the contract's workflow has rendered, sent and registered the invoice itself
     # and starts this one only for collection (see workflows/hand_over.py).
     handed_over: InvoiceHandOver | None = None
+    # versions.SHAPE when this code started the run; 0 (absent) in runs recorded before
+    shape: int = 0
 
 
 class InvoiceHandOver(BaseModel):

@@ -12,12 +12,14 @@ from typing import Any
 
 from temporalio import workflow
 
+from workflows import versions
+
 LOCAL_STEPS = "local-steps"
 
 
 def local_steps() -> bool:
     """True for runs (or the parts of runs) made after local steps were introduced."""
-    return workflow.patched(LOCAL_STEPS)
+    return versions.patched(LOCAL_STEPS)
 
 
 async def run_step(name: str, arg: Any, options: dict[str, Any], result_type: Any = None) -> Any:

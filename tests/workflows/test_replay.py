@@ -19,7 +19,9 @@ from temporalio.worker import Replayer
 
 from temporal_client import DATA_CONVERTER
 from tests.helpers import HISTORIES
+from workflows.hand_over import HAND_OVER_ISSUED_INVOICE as HAND_OVER_STEP
 from workflows.registry import WORKFLOWS
+from workflows.versions import SHAPE
 
 FILES = sorted(HISTORIES.rglob("*.json"))
 # Older corpora stay in sub-folders: the current code must still replay them.
@@ -47,20 +49,43 @@ def test_the_corpus_covers_the_workflow() -> None:
     } <= events
 
 
-def test_the_newest_histories_hand_invoices_over_in_one_step() -> None:
-    """The top-level corpus was recorded with the current shape: contracts issue, send and
-    register invoices themselves and hand them over, all in one local step after billing
-    (workflows/hand_over.py, activities/hand_over.py)."""
+def test_the_newest_histories_have_this_shape_and_no_patch_markers() -> None:
+    """The top-level corpus was recorded with the current code: runs carry the shape in their
+    input and take every change without patch markers (workflows/versions.py); contracts
+    hand their invoices over in one local step (workflows/hand_over.py)."""
     newest = {name: text for name, text in TEXTS.items() if "/" not in name}
-    patches = {
-        name
-        for name, text in newest.items()
-        if {"hand-over-invoices", "one-step-hand-over"} <= _patch_ids(text)
-    }
-    assert {"catch-up-2", "plan-changes-1", "contract-dunning-1"} <= patches
-    started = json.loads(newest["invoice-dunning-1"])["events"][0]
+    for name, text in newest.items():
+        assert _start_input(text).get("shape") == SHAPE, name
+        assert _patch_ids(text) == set(), name
+    handing_over = {name for name, text in newest.items() if HAND_OVER_STEP in _local_steps(text)}
+    assert {"catch-up-2", "plan-changes-1", "contract-dunning-1"} <= handing_over
+    assert _start_input(newest["invoice-dunning-1"])["handed_over"]["receivable"]
+
+
+def test_the_corpus_before_shapes_asked_for_every_patch() -> None:
+    """The previous corpus is the one with markers: the code must still replay it."""
+    before = set().union(
+        *(_patch_ids(t) for n, t in TEXTS.items() if n.startswith("before-shapes/"))
+    )
+    assert {"local-steps", "issue-invoices", "hand-over-invoices", "one-step-hand-over"} <= before
+
+
+def _local_steps(text: str) -> set[str]:
+    """The activity types of a history's local-activity markers."""
+    types = set()
+    for event in json.loads(text)["events"]:
+        marker = event.get("markerRecordedEventAttributes") or {}
+        for payload in marker.get("details", {}).get("data", {}).get("payloads", []):
+            data = json.loads(base64.b64decode(payload["data"]))
+            if isinstance(data, dict) and "activity_type" in data:
+                types.add(data["activity_type"])
+    return types
+
+
+def _start_input(text: str) -> dict:
+    started = json.loads(text)["events"][0]
     payload = started["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
-    assert json.loads(base64.b64decode(payload["data"]))["handed_over"]["receivable"]
+    return json.loads(base64.b64decode(payload["data"]))
 
 
 def _patch_ids(text: str) -> set[str]:
