@@ -71,7 +71,23 @@ class TemporalDevServer:
     def _ready(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError("the Temporal dev server exited during start-up; see its log")
-        return port_open(self.ip, self.port) and port_open(self.ip, self.ui_port)
+        return (
+            port_open(self.ip, self.port)
+            and port_open(self.ip, self.ui_port)
+            and self._frontend_serving()
+        )
+
+    def _frontend_serving(self) -> bool:
+        """The port opens before the frontend serves: a client connecting in between gets
+        "Frontend is not healthy yet" (seen once in the benchmark's bare run)."""
+        try:
+            health = subprocess.run(
+                [temporal_cli(), "operator", "cluster", "health", "--address", self.address],
+                capture_output=True, text=True, timeout=10,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return False
+        return health.returncode == 0 and "SERVING" in health.stdout
 
     def stop(self) -> None:
         if self.process is not None:
