@@ -19,9 +19,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psutil  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: E402
 from temporalio.client import Client  # noqa: E402
@@ -155,6 +157,7 @@ async def run(
         client = await connect(settings)
         pids = stack.pids()
         before = {part: sum(cpu_seconds(pid) for pid in pids[part]) for part in PARTS}
+        machine_before = psutil.cpu_times()
         peak_worker, peak = 0.0, dict.fromkeys(PARTS, 0.0)
         sampled = 0.0
         started = time.monotonic()
@@ -191,6 +194,7 @@ async def run(
             id=f"bench-sepa-{uuid.uuid4()}", task_queue=settings.temporal_task_queue,
         )  # fmt: skip
         wall = time.monotonic() - started
+        machine = machine_share(machine_before, psutil.cpu_times())
         pids = stack.pids()
         after = {part: sum(cpu_seconds(pid) for pid in pids[part]) for part in PARTS}
         after["worker"] += stack.worker_cpu_gone
@@ -209,15 +213,23 @@ async def run(
         latencies = [finished_ago + float(x) for x in sent_at]
         sqlite = sum(p.stat().st_size for p in stack.work.glob("temporal.sqlite*"))
         report(n, workers, wall, ceiling, latencies, batch.transactions, before, after, peak,
-               peak_worker, db_size, sqlite, today)  # fmt: skip
+               peak_worker, db_size, sqlite, today, machine)  # fmt: skip
     finally:
         await asyncio.to_thread(stack.stop)
+
+
+def machine_share(before: Any, after: Any) -> dict[str, float]:
+    """Shares of the machine's CPU time: steal (other tenants of the host) and IO wait make
+    runs on the same code differ by 10 % and more, so they are printed with the figures."""
+    spent = {field: getattr(after, field) - getattr(before, field) for field in after._fields}
+    total = sum(spent.values()) or 1.0
+    return {field: 100 * spent.get(field, 0.0) / total for field in ("steal", "iowait", "idle")}
 
 
 def report(
     n: int, workers: int, wall: float, ceiling: float | None, latencies: list[float],
     debits: int, before: dict, after: dict, peak: dict, peak_worker: float, db_size: int,
-    sqlite: int, today: date,
+    sqlite: int, today: date, machine: dict[str, float],
 ) -> None:  # fmt: skip
     rate = n / wall
     print()
@@ -234,6 +246,8 @@ def report(
         print(f"{part:<10} CPU {cpu:7.1f} s ({1000 * cpu / n:4.0f} ms/invoice)   "
               f"peak PSS {peak[part]:6.0f} MB")  # fmt: skip
     print(f"largest worker process  peak PSS {peak_worker:.0f} MB")
+    print(f"machine during the run  CPU steal {machine['steal']:.1f} %, IO wait "
+          f"{machine['iowait']:.1f} %, idle {machine['idle']:.1f} %")  # fmt: skip
     print(
         f"Postgres DB size        {db_size / 2**20:.0f} MB; Temporal SQLite {sqlite / 2**20:.0f} MB"
     )
