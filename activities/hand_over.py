@@ -10,15 +10,13 @@ the debit exist by key, and the workflow id exists.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from temporalio import activity
 
 from activities.collection import CollectionActivities
 from activities.delivery import DeliveryActivities
+from activities.invoice_start import start_idle_until
 from activities.invoicing import InvoiceActivities
 from domain.berlin_time import berlin_midnight
-from temporal_client import start_invoice_workflow
 from workflows.hand_over import first_deadline
 from workflows.models import (
     InvoiceHandOver,
@@ -61,12 +59,9 @@ class HandOverActivities:
         handed_over = InvoiceHandOver(
             documents=documents.sha256, delivery=delivery, receivable=receivable, debit=debit
         )
-        await start_invoice_workflow(
-            activity.client(),
-            activity.info().task_queue,
+        await start_idle_until(
             InvoiceWorkflowInput(number=number, contract_id=input.contract_id,
                                  customer_id=input.customer_id, handed_over=handed_over),
-            start_delay=berlin_midnight(first_deadline(handed_over)) - datetime.now(UTC),
-            status=handed_over.status,
+            berlin_midnight(first_deadline(handed_over)),
         )  # fmt: skip
         return handed_over

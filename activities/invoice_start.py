@@ -27,16 +27,20 @@ async def start_invoice_workflow(number: str | None, contract_id: str) -> None:
     )
 
 
-@activity.defn
-async def hand_over_invoice(input: HandOverInput) -> None:
+async def start_idle_until(invoice: InvoiceWorkflowInput, wake_at: datetime) -> None:
     """Start the collection workflow of an invoice the contract's workflow has issued,
     rendered and sent; it stays idle (start delay) until ``wake_at`` or a booking."""
-    invoice = input.invoice
     assert invoice.handed_over is not None
     await start(
         activity.client(),
         activity.info().task_queue,
         invoice,
-        start_delay=input.wake_at - datetime.now(UTC),
+        start_delay=wake_at - datetime.now(UTC),
         status=invoice.handed_over.status,
     )
+
+
+@activity.defn
+async def hand_over_invoice(input: HandOverInput) -> None:
+    """The last of the five hand-over steps of runs recorded before the one-step hand-over."""
+    await start_idle_until(input.invoice, input.wake_at)

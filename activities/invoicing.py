@@ -105,39 +105,40 @@ class InvoiceActivities:
             issued = IssuedInvoice(invoice, await lines_of(session, invoice.id))  # type: ignore[arg-type]
         return issued
 
+    def _doc(self, issued: IssuedInvoice) -> InvoiceDoc:
+        return invoice_doc(issued.invoice, issued.lines, self.settings.seller.model_dump())
+
     async def load_doc(self, session: AsyncSession, number: str) -> tuple[Invoice, InvoiceDoc]:
         issued = await self.issued_invoice(session, number)
-        return issued.invoice, invoice_doc(
-            issued.invoice, issued.lines, self.settings.seller.model_dump()
-        )
+        return issued.invoice, self._doc(issued)
 
     @activity.defn
     async def render_invoice_documents(self, input: RenderInvoiceInput) -> InvoiceDocuments:
         """PDF/A-3 with embedded EN 16931 XML, the XML itself, and XRechnung for public buyers;
-        archived with SHA-256. A retry finds the stored documents."""
+        archived with SHA-256. A retry finds the stored documents, or renders the same bytes.
+
+        An invoice this process issued a moment ago has no documents yet, so the look-up is
+        skipped; should a step elsewhere have stored them meanwhile, rendering is reproducible
+        and the rows are inserted once."""
         if (rendered := self.just_rendered(input.number)) is not None:
             return self._documents(input.number, rendered)
         issued = self.issued.get(input.number)
-        if issued is not None:
-            # Issued a moment ago by this process, so most likely nothing is stored yet; if a
-            # step elsewhere stored the documents meanwhile, rendering gives the same bytes.
-            invoice = issued.invoice
-            doc = invoice_doc(invoice, issued.lines, self.settings.seller.model_dump())
-        else:
+        stored: list[InvoiceDocument] = []
+        if issued is None:
             async with self.session_factory() as session:
-                invoice, doc = await self.load_doc(session, input.number)
-                stored = (
-                    await session.execute(
-                        select(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice.id)
-                    )
-                ).scalars().all()  # fmt: skip
-            kinds = {"pdf", "xml"} | ({"xrechnung"} if doc.xrechnung else set())
-            if {d.kind for d in stored} >= kinds:
-                return InvoiceDocuments(
-                    number=input.number,
-                    sha256={d.kind: d.sha256 for d in stored},
-                    customer_id=str(invoice.customer_id),
-                )
+                issued = await self.issued_invoice(session, input.number)
+                stored = list((await session.execute(
+                    select(InvoiceDocument)
+                    .where(InvoiceDocument.invoice_id == issued.invoice.id)
+                )).scalars())  # fmt: skip
+        invoice, doc = issued.invoice, self._doc(issued)
+        kinds = {"pdf", "xml"} | ({"xrechnung"} if doc.xrechnung else set())
+        if stored and {d.kind for d in stored} >= kinds:
+            return InvoiceDocuments(
+                number=input.number,
+                sha256={d.kind: d.sha256 for d in stored},
+                customer_id=str(invoice.customer_id),
+            )
         xml = render_xml(doc)
         contents = {"xml": xml, "pdf": render_pdf(doc, xml)}
         if doc.xrechnung:
