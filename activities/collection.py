@@ -15,6 +15,7 @@ from temporalio import activity
 from activities.invoicing import write_once
 from activities.recent import Recent
 from config import Settings
+from db.driver import driver_transaction
 from db.invoices import IssuedInvoice, invoice_by_number
 from db.models import (
     CollectionCase,
@@ -97,107 +98,116 @@ class CollectionActivities:
         assert invoice is not None, number
         return invoice
 
+    async def _invoice_anywhere(self, number: str) -> Invoice:
+        """The invoice from this process's memory, else from a read of its own (an invoice
+        never changes, so it need not be read in the transaction that writes)."""
+        if (issued := self.issued.get(number)) is not None:
+            return issued.invoice
+        async with self.session_factory() as session:
+            return await self._invoice(session, number)
+
     @activity.defn
     async def open_receivable(self, input: NumberInput) -> ReceivableInfo:
         """The receivable of an invoice (once); a credit note is booked on the invoice it
         corrects instead."""
-        async with self.session_factory() as session, session.begin():
-            invoice = await self._invoice(session, input.number)
-            business = invoice.buyer.get("kind") == "business"
-            if invoice.type_code == "381":
-                original = (
-                    await lock_receivable(session, invoice.preceding_number)
-                    if invoice.preceding_number
-                    else None
-                )
-                if original is not None:
-                    await book(
-                        session, original, key=f"credit:{invoice.number}", kind="credit_note",
-                        amount_cents=invoice.gross_cents, booked_on=invoice.issue_date,
-                    )  # fmt: skip
-                return ReceivableInfo(number=invoice.number, credit_note=True, business=business,
-                                      due_date=invoice.due_date, amount_cents=0,
-                                      contract_id=str(invoice.contract_id), sepa=False)  # fmt: skip
-            await session.execute(
-                insert(Receivable)
-                .values(invoice_number=invoice.number, customer_id=invoice.customer_id,
-                        contract_id=invoice.contract_id, amount_cents=invoice.gross_cents,
-                        due_date=invoice.due_date)
-                .on_conflict_do_nothing()
+        invoice = await self._invoice_anywhere(input.number)
+        business = invoice.buyer.get("kind") == "business"
+        if invoice.type_code == "381":
+            if invoice.preceding_number:
+                async with self.session_factory() as session, session.begin():
+                    original = await lock_receivable(session, invoice.preceding_number)
+                    if original is not None:
+                        await book(
+                            session, original, key=f"credit:{invoice.number}", kind="credit_note",
+                            amount_cents=invoice.gross_cents, booked_on=invoice.issue_date,
+                        )  # fmt: skip
+            return ReceivableInfo(number=invoice.number, credit_note=True, business=business,
+                                  due_date=invoice.due_date, amount_cents=0,
+                                  contract_id=str(invoice.contract_id), sepa=False)  # fmt: skip
+        async with driver_transaction(self.session_factory) as db:
+            await db.execute(
+                "INSERT INTO receivable (invoice_number, customer_id, contract_id, amount_cents,"
+                " paid_cents, due_date, status, disputed, updated_at)"
+                " VALUES ($1, $2, $3, $4, 0, $5, 'open', false, now()) ON CONFLICT DO NOTHING",
+                invoice.number, invoice.customer_id, invoice.contract_id, invoice.gross_cents,
+                invoice.due_date,
             )  # fmt: skip
-            return ReceivableInfo(
-                number=invoice.number,
-                credit_note=False,
-                business=business,
-                due_date=invoice.due_date,
-                amount_cents=invoice.gross_cents,
-                contract_id=str(invoice.contract_id),
-                sepa=invoice.payment.get("method") == "sepa_direct_debit",
-            )
+        return ReceivableInfo(
+            number=invoice.number,
+            credit_note=False,
+            business=business,
+            due_date=invoice.due_date,
+            amount_cents=invoice.gross_cents,
+            contract_id=str(invoice.contract_id),
+            sepa=invoice.payment.get("method") == "sepa_direct_debit",
+        )
 
     @activity.defn
     async def register_debit(self, input: RepresentInput) -> DebitRegistration:
         """A debit for the collection day (attempt n) of at most what is open, unless the
         invoice is paid already, or the mandate has lapsed (36 months unused) or was revoked:
         then the invoice is paid by transfer."""
-        async with self.session_factory() as session, session.begin():
-            invoice = await self._invoice(session, input.number)
-            receivable = await lock_receivable(session, invoice.number)
-            if receivable is not None and receivable.open_cents <= 0:  # paid before the debit
-                return DebitRegistration(registered=False, reason="nothing open")
-            customer = await session.get(Customer, invoice.customer_id, with_for_update=True)
-            assert customer is not None
-            if customer.payment_method != "sepa_direct_debit" or not customer.mandate_reference:
-                return DebitRegistration(registered=False, reason="no SEPA mandate")
-            assert customer.iban and customer.mandate_signed_on
-            await session.execute(
-                insert(SepaMandate)
-                .values(reference=customer.mandate_reference, customer_id=customer.id,
-                        iban=customer.iban, bic=customer.bic,
-                        signed_on=customer.mandate_signed_on)
-                .on_conflict_do_nothing()
+        invoice = await self._invoice_anywhere(input.number)
+        async with driver_transaction(self.session_factory) as db:
+            receivable = await db.fetchrow(
+                "SELECT amount_cents - paid_cents AS open_cents FROM receivable"
+                " WHERE invoice_number = $1 FOR UPDATE", invoice.number
             )  # fmt: skip
-            mandate = await session.get(
-                SepaMandate, customer.mandate_reference, with_for_update=True
+            if receivable is not None and receivable["open_cents"] <= 0:  # paid before the debit
+                return DebitRegistration(registered=False, reason="nothing open")
+            customer = await db.fetchrow(
+                "SELECT id, payment_method, mandate_reference, mandate_signed_on, iban, bic,"
+                " company, name, country, city FROM customer WHERE id = $1 FOR UPDATE",
+                invoice.customer_id,
             )
-            assert mandate is not None
+            assert customer is not None
+            reference = customer["mandate_reference"]
+            if customer["payment_method"] != "sepa_direct_debit" or not reference:
+                return DebitRegistration(registered=False, reason="no SEPA mandate")
+            assert customer["iban"] and customer["mandate_signed_on"]
+            await db.execute(
+                "INSERT INTO sepa_mandate (reference, customer_id, iban, bic, signed_on, status)"
+                " VALUES ($1, $2, $3, $4, $5, 'active') ON CONFLICT DO NOTHING",
+                reference, customer["id"], customer["iban"], customer["bic"],
+                customer["mandate_signed_on"],
+            )  # fmt: skip
+            mandate = await db.fetchrow(
+                "SELECT reference, iban, bic, signed_on, last_used_on, status FROM sepa_mandate"
+                " WHERE reference = $1 FOR UPDATE", reference
+            )  # fmt: skip
             wanted = input.on or invoice.due_date
             collection = on_or_after(max(wanted, next_business_day(input.today or wanted)))
-            last = mandate.last_used_on or mandate.signed_on
-            if mandate.status != "active" or collection >= add_months(
-                last, MANDATE_LAPSES_AFTER_MONTHS
-            ):
-                mandate.status = "lapsed" if mandate.status == "active" else mandate.status
-                return DebitRegistration(registered=False, reason=f"mandate {mandate.status}")
+            last = mandate["last_used_on"] or mandate["signed_on"]
+            status = mandate["status"]
+            if status != "active" or collection >= add_months(last, MANDATE_LAPSES_AFTER_MONTHS):
+                if status == "active":
+                    status = "lapsed"
+                    await db.execute(
+                        "UPDATE sepa_mandate SET status = 'lapsed' WHERE reference = $1", reference
+                    )
+                return DebitRegistration(registered=False, reason=f"mandate {status}")
             e2e = invoice.number if input.attempt == 1 else f"{invoice.number}-{input.attempt}"
             wanted_cents = input.amount_cents or invoice.gross_cents
-            open_cents = receivable.open_cents if receivable else invoice.gross_cents
-            debit = (await session.execute(
-                insert(SepaDebit)
-                .values(invoice_number=invoice.number, attempt=input.attempt, end_to_end_id=e2e,
-                        mandate_reference=mandate.reference, mandate_signed_on=mandate.signed_on,
-                        iban=mandate.iban, bic=mandate.bic,
-                        debtor_name=customer.company or customer.name,
-                        debtor_country=customer.country, debtor_town=customer.city,
-                        amount_cents=min(wanted_cents, open_cents),
-                        collection_date=collection)
-                .on_conflict_do_nothing()
-                .returning(SepaDebit)
-            )).scalar_one_or_none()  # fmt: skip
-            if debit is None:  # registered by an earlier attempt of this step
-                debit = (
-                    await session.execute(
-                        select(SepaDebit).where(
-                            SepaDebit.invoice_number == invoice.number,
-                            SepaDebit.attempt == input.attempt,
-                        )
-                    )
-                ).scalar_one()
+            open_cents = receivable["open_cents"] if receivable else invoice.gross_cents
+            debit = await db.fetchrow(
+                "INSERT INTO sepa_debit (invoice_number, attempt, end_to_end_id, mandate_reference,"
+                " mandate_signed_on, iban, bic, debtor_name, debtor_country, debtor_town,"
+                " amount_cents, collection_date, sequence_type, created_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'RCUR', now())"
+                " ON CONFLICT DO NOTHING"
+                " RETURNING collection_date, end_to_end_id, amount_cents",
+                invoice.number, input.attempt, e2e, reference, mandate["signed_on"],
+                mandate["iban"], mandate["bic"], customer["company"] or customer["name"],
+                customer["country"], customer["city"], min(wanted_cents, open_cents), collection,
+            ) or await db.fetchrow(  # registered by an earlier attempt of this step
+                "SELECT collection_date, end_to_end_id, amount_cents FROM sepa_debit"
+                " WHERE invoice_number = $1 AND attempt = $2", invoice.number, input.attempt
+            )  # fmt: skip
             return DebitRegistration(
                 registered=True,
-                collection_date=debit.collection_date,
-                end_to_end_id=debit.end_to_end_id,
-                amount_cents=debit.amount_cents,
+                collection_date=debit["collection_date"],
+                end_to_end_id=debit["end_to_end_id"],
+                amount_cents=debit["amount_cents"],
             )
 
     @activity.defn

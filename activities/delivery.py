@@ -14,7 +14,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from email.message import Message
@@ -22,24 +24,21 @@ from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
+import asyncpg
 from pypdf import PdfWriter
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.collection import letter_path
 from activities.invoicing import InvoiceActivities, write_once
 from config import Settings, SmtpSecurity
+from db.driver import driver_transaction
 from db.models import (
-    Customer,
-    CustomerFlag,
     InvoiceDocument,
-    OutboxMessage,
     PostalItem,
     PrintBatch,
     SepaDebit,
-    utcnow,
 )
 from documents.mail import (
     MailContent,
@@ -223,115 +222,59 @@ class DeliveryActivities:
         """Deliver once: by e-mail, or by post when the customer chose it or e-mail failed."""
         compose = self.composers[input.purpose.split(":", 1)[0]]
         msgid = message_id(input.purpose, input.reference, self.settings.mail_from)
-        async with self.session_factory() as session, session.begin():
+        async with self.session_factory() as session:  # connects only if the composer reads
             content, pdf_path = await compose(session, input.purpose, input.reference)
-            customer = await session.get(Customer, input.customer_id)
+        async with driver_transaction(self.session_factory) as db:
+            customer = await db.fetchrow(CUSTOMER, uuid.UUID(input.customer_id))
             assert customer is not None
-            row = (await session.execute(
-                insert(OutboxMessage)
-                .values(purpose=input.purpose, reference=input.reference,
-                        customer_id=customer.id, message_id=msgid,
-                        recipient=content.recipient, subject=content.subject)
-                .on_conflict_do_nothing()
-                .returning(OutboxMessage)
-            )).scalar_one_or_none() or await self._row(session, msgid)  # fmt: skip
-            if row.status in ("sent", "postal"):
-                return self._result(row)
-            if customer.invoice_channel == "postal":
-                await self._to_post(session, row, customer, pdf_path, "customer_chose_postal")
-                return self._result(row)
-            row.status = "sending"
-            row.attempts += 1
+            row = await db.fetchrow(
+                "INSERT INTO outbox_message (purpose, reference, customer_id, message_id,"
+                " recipient, subject, status, attempts, created_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, now())"
+                f" ON CONFLICT DO NOTHING RETURNING {OUTBOX}",
+                input.purpose, input.reference, customer["id"], msgid, content.recipient,
+                content.subject,
+            ) or await _locked_row(db, msgid)  # fmt: skip
+            if row["status"] in ("sent", "postal"):
+                return _result(row)
+            if customer["invoice_channel"] == "postal":
+                return await _to_post(db, row, customer, pdf_path, "customer_chose_postal")
+            await db.execute(
+                "UPDATE outbox_message SET status = 'sending', attempts = attempts + 1"
+                " WHERE id = $1", row["id"]
+            )  # fmt: skip
         message = build_message(
             content, sender=self.settings.mail_from, msgid=msgid, now=datetime.now(UTC)
         )
         # The row stays locked while the mail goes out: a concurrent attempt for the same
         # document (the contract's and the invoice's workflow racing after an early
         # booking) waits here and then finds it sent.
-        async with self.session_factory() as session, session.begin():
-            row = await self._row(session, msgid)
-            if row.status in ("sent", "postal"):
-                return self._result(row)
+        async with driver_transaction(self.session_factory) as db:
+            row = await _locked_row(db, msgid)
+            if row["status"] in ("sent", "postal"):
+                return _result(row)
             try:
                 reply = await self.mailer.send(message)
             except PermanentDeliveryError as refused:
-                return await self._post_instead(
-                    session, row, customer, pdf_path, "email_rejected", str(refused)
+                return await _post_instead(
+                    db, row, customer, pdf_path, "email_rejected", str(refused)
                 )
             except Exception as error:
                 detail = f"{type(error).__name__}: {error}"
                 # the row counts real sending attempts (not failures of steps before it)
-                if row.attempts >= self.settings.smtp_max_attempts:
-                    return await self._post_instead(
-                        session, row, customer, pdf_path, "email_failed", detail
-                    )
-                row.last_error = detail[:500]
+                if row["attempts"] >= self.settings.smtp_max_attempts:
+                    return await _post_instead(db, row, customer, pdf_path, "email_failed", detail)
+                await db.execute(
+                    "UPDATE outbox_message SET last_error = $2 WHERE id = $1",
+                    row["id"], detail[:500],
+                )  # fmt: skip
                 failure = error
             else:
-                row.status, row.smtp_reply, row.sent_at = "sent", reply[:500], utcnow()
-                return self._result(row)
+                return _result(await db.fetchrow(
+                    "UPDATE outbox_message SET status = 'sent', smtp_reply = $2, sent_at = now()"
+                    f" WHERE id = $1 RETURNING {OUTBOX}", row["id"], reply[:500]
+                ))  # fmt: skip
         raise failure  # retried by Temporal; the error is recorded on the row
-
-    async def _row(self, session: AsyncSession, msgid: str) -> OutboxMessage:
-        """The outbox row, locked (a new row is locked by the inserting transaction)."""
-        return (
-            await session.execute(
-                select(OutboxMessage).where(OutboxMessage.message_id == msgid).with_for_update()
-            )
-        ).scalar_one()
-
-    async def _post_instead(
-        self,
-        session: AsyncSession,
-        row: OutboxMessage,
-        customer: Customer,
-        pdf_path: Path,
-        reason: str,
-        detail: str,
-    ) -> DeliveryResult:
-        """E-mail failed for good: post the document and flag the customer for support."""
-        row.last_error = detail[:500]
-        await self._to_post(session, row, customer, pdf_path, reason)
-        await session.execute(
-            insert(CustomerFlag)
-            .values(customer_id=customer.id, flag="email_bounced",
-                    detail=f"{row.recipient}: {detail}"[:500])
-            .on_conflict_do_nothing()
-        )  # fmt: skip
-        return self._result(row)
-
-    async def _to_post(
-        self,
-        session: AsyncSession,
-        row: OutboxMessage,
-        customer: Customer,
-        pdf_path: Path,
-        reason: str,
-    ) -> None:
-        row.status = "postal"
-        address = [
-            line
-            for line in (
-                customer.company,
-                customer.name,
-                f"{customer.street} {customer.house_number}",
-                f"{customer.postcode} {customer.city}",
-                customer.country if customer.country != "DE" else None,
-            )
-            if line
-        ]
-        await session.execute(
-            insert(PostalItem)
-            .values(outbox_id=row.id, document_path=str(pdf_path), address=address, reason=reason)
-            .on_conflict_do_nothing()
-        )
-
-    @staticmethod
-    def _result(row: OutboxMessage) -> DeliveryResult:
-        channel = DeliveryChannel.EMAIL if row.status == "sent" else DeliveryChannel.POSTAL
-        return DeliveryResult(
-            channel=channel, message_id=row.message_id, status=row.status, smtp_reply=row.smtp_reply
-        )
 
     @activity.defn
     async def build_print_batch(self, input: PrintBatchInput) -> PrintBatchResult:
@@ -370,6 +313,74 @@ class DeliveryActivities:
                            sha256=hashlib.sha256(pdf).hexdigest())
             )  # fmt: skip
             return PrintBatchResult(day=input.day, items=len(items), pdf_path=str(pdf_path))
+
+
+OUTBOX = "id, message_id, recipient, status, attempts, smtp_reply"
+CUSTOMER = (
+    "SELECT id, invoice_channel, company, name, street, house_number, postcode, city, country"
+    " FROM customer WHERE id = $1"
+)
+
+
+async def _locked_row(db: asyncpg.Connection, msgid: str) -> asyncpg.Record:
+    """The outbox row, locked (a new row is locked by the inserting transaction)."""
+    return await db.fetchrow(
+        f"SELECT {OUTBOX} FROM outbox_message WHERE message_id = $1 FOR UPDATE", msgid
+    )
+
+
+async def _post_instead(
+    db: asyncpg.Connection,
+    row: asyncpg.Record,
+    customer: asyncpg.Record,
+    pdf_path: Path,
+    reason: str,
+    detail: str,
+) -> DeliveryResult:
+    """E-mail failed for good: post the document and flag the customer for support."""
+    await db.execute(
+        "UPDATE outbox_message SET last_error = $2 WHERE id = $1", row["id"], detail[:500]
+    )
+    await db.execute(
+        "INSERT INTO customer_flag (customer_id, flag, detail, created_at)"
+        " VALUES ($1, 'email_bounced', $2, now()) ON CONFLICT DO NOTHING",
+        customer["id"], f"{row['recipient']}: {detail}"[:500],
+    )  # fmt: skip
+    return await _to_post(db, row, customer, pdf_path, reason)
+
+
+async def _to_post(
+    db: asyncpg.Connection,
+    row: asyncpg.Record,
+    customer: asyncpg.Record,
+    pdf_path: Path,
+    reason: str,
+) -> DeliveryResult:
+    address = [
+        line
+        for line in (
+            customer["company"],
+            customer["name"],
+            f"{customer['street']} {customer['house_number']}",
+            f"{customer['postcode']} {customer['city']}",
+            customer["country"] if customer["country"] != "DE" else None,
+        )
+        if line
+    ]
+    await db.execute(
+        "INSERT INTO postal_item (outbox_id, document_path, address, reason, queued_at)"
+        " VALUES ($1, $2, $3::text::jsonb, $4, now()) ON CONFLICT DO NOTHING",
+        row["id"], str(pdf_path), json.dumps(address), reason,
+    )  # fmt: skip
+    return _result(await db.fetchrow(
+        f"UPDATE outbox_message SET status = 'postal' WHERE id = $1 RETURNING {OUTBOX}", row["id"]
+    ))  # fmt: skip
+
+
+def _result(row: asyncpg.Record) -> DeliveryResult:
+    channel = DeliveryChannel.EMAIL if row["status"] == "sent" else DeliveryChannel.POSTAL
+    return DeliveryResult(channel=channel, message_id=row["message_id"], status=row["status"],
+                          smtp_reply=row["smtp_reply"])  # fmt: skip
 
 
 def _merge(items: list[PostalItem], day: date) -> tuple[bytes, bytes]:

@@ -8,12 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.recent import Recent, Rendered
 from config import Settings
+from db.driver import driver_transaction
 from db.invoices import IssuedInvoice, invoice_by_number, lines_of
 from db.models import Invoice, InvoiceDocument, InvoiceLineRow
 from documents.einvoice import render_xml
@@ -150,15 +150,15 @@ class InvoiceActivities:
         hashes = {kind: hashlib.sha256(content).hexdigest() for kind, content in contents.items()}
         for kind, content in contents.items():
             write_once(paths[kind], content)
-        async with self.session_factory() as session, session.begin():
-            await session.execute(
-                insert(InvoiceDocument)
-                .values([
-                    {"invoice_id": invoice.id, "kind": kind, "path": str(paths[kind]),
-                     "sha256": hashes[kind], "size": len(content)}
-                    for kind, content in contents.items()
-                ])
-                .on_conflict_do_nothing()
+        async with driver_transaction(self.session_factory) as db:
+            await db.execute(
+                "INSERT INTO invoice_document (invoice_id, kind, path, sha256, size, created_at)"
+                " SELECT $1, d.kind, d.path, d.sha256, d.size, now()"
+                " FROM unnest($2::text[], $3::text[], $4::text[], $5::int[])"
+                " AS d(kind, path, sha256, size)"
+                " ON CONFLICT DO NOTHING",
+                invoice.id, list(contents), [str(paths[kind]) for kind in contents],
+                [hashes[kind] for kind in contents], [len(data) for data in contents.values()],
             )  # fmt: skip
         rendered = Rendered(invoice.id, invoice.customer_id, doc, paths, contents, hashes)  # type: ignore[arg-type]
         self.rendered.put(input.number, rendered)

@@ -6,6 +6,7 @@ twice carries the same id, so mail systems can drop the duplicate.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -57,19 +58,27 @@ def message_id(purpose: str, reference: str, sender: str) -> str:
     return f"<{safe}@{domain}>"
 
 
+def _boundary(msgid: str, kind: str) -> str:
+    """A MIME boundary that cannot occur in a part: every part is base64, whose alphabet has
+    neither ``.`` nor ``_``."""
+    return f"faktura.{kind}_{hashlib.sha256(msgid.encode()).hexdigest()[:24]}"
+
+
 def build_message(content: MailContent, *, sender: str, msgid: str, now: datetime) -> Message:
     """The MIME message: text and HTML alternatives (the HTML with its inline images) and the
     attachments.
 
     Built with the classic ``email.mime`` classes: building and flattening them costs 40 %
     less than ``EmailMessage`` with its header registry (measured 6 against 10 ms per
-    invoice mail), and the wire format is the same MIME.
+    invoice mail), and the wire format is the same MIME. The boundaries come from the
+    Message-ID: the generator would otherwise search every part's text for a random one
+    (~1 ms per invoice mail), and a resent mail is the same bytes.
     """
-    body = MIMEMultipart("alternative")
+    body = MIMEMultipart("alternative", boundary=_boundary(msgid, "alternative"))
     body.attach(MIMEText(content.text, "plain", "utf-8"))
     html = MIMEText(content.html, "html", "utf-8")
     if content.inline_images:
-        related = MIMEMultipart("related")
+        related = MIMEMultipart("related", boundary=_boundary(msgid, "related"))
         related.attach(html)
         for cid, png in content.inline_images.items():
             image = MIMEImage(png, "png")
@@ -81,7 +90,7 @@ def build_message(content: MailContent, *, sender: str, msgid: str, now: datetim
         body.attach(html)
     message: Message = body
     if content.attachments:
-        message = MIMEMultipart("mixed")
+        message = MIMEMultipart("mixed", boundary=_boundary(msgid, "mixed"))
         message.attach(body)
         for attachment in content.attachments:
             part = MIMEApplication(attachment.content, attachment.mime.split("/")[1])

@@ -1,0 +1,58 @@
+"""Plain SQL on the pool's driver connection (db/driver.py): commits, rolls back, and never
+hands out a connection the server dropped."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from db.driver import driver_transaction
+from db.engine import make_engine, make_session_factory
+
+# what asyncpg raises on a connection the server closed, depending on when it notices
+LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError,
+        OSError)  # fmt: skip
+
+
+async def test_the_block_commits_and_an_error_rolls_back(database_url: str) -> None:
+    engine = make_engine(database_url, pool_size=1)
+    factory = make_session_factory(engine)
+    try:
+        async with driver_transaction(factory) as db:
+            await db.execute("CREATE TABLE IF NOT EXISTS driver_probe (value int)")
+            await db.execute("TRUNCATE driver_probe")
+            await db.execute("INSERT INTO driver_probe VALUES (1)")
+        with pytest.raises(RuntimeError):
+            async with driver_transaction(factory) as db:
+                await db.execute("INSERT INTO driver_probe VALUES (2)")
+                raise RuntimeError("the step failed after its first statement")
+        async with driver_transaction(factory) as db:
+            assert await db.fetch("SELECT value FROM driver_probe") == [(1,)]
+            await db.execute("DROP TABLE driver_probe")
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_the_server_dropped_fails_once_and_is_replaced(
+    database_url: str,
+) -> None:
+    """As after a Postgres restart: the first step on the dead connection fails (Temporal
+    retries it), the next one gets a new connection instead of the dead one again."""
+    engine = make_engine(database_url, pool_size=1)  # one connection (and one overflow)
+    factory = make_session_factory(engine)
+    try:
+        async with driver_transaction(factory) as db:
+            pid = await db.fetchval("SELECT pg_backend_pid()")
+        outside = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+        try:
+            assert await outside.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await outside.close()
+        with pytest.raises(LOST):
+            async with driver_transaction(factory) as db:
+                await db.fetchval("SELECT 1")
+        for _ in range(3):
+            async with driver_transaction(factory) as db:
+                assert await db.fetchval("SELECT pg_backend_pid()") != pid
+    finally:
+        await engine.dispose()
