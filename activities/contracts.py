@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -26,6 +25,7 @@ from db.contracts import (
     next_version_number,
     version_in_force,
 )
+from db.driver import driver_of, insert_row
 from db.invoices import IssuedInvoice, issue_for_entry
 from db.models import BillingEntry, Contract, ContractVersion, PriceList
 from domain.billing import Line, LineKind, due_lines, plan_change, unused_credit
@@ -152,26 +152,21 @@ class ContractActivities:
         customer = await customer_of(session, contract)
         price_list = price_list or await session.get(PriceList, customer.price_list_code)
         assert price_list is not None
-        inserted = (
-            await session.execute(
-                insert(BillingEntry)
-                .values(
-                    contract_id=contract.id,
-                    key=key,
-                    kind=kind,
-                    billing_date=day,
-                    lines=[_line_json(line) for line in lines],
-                    total_cents=sum(line.amount_cents for line in lines),
-                    price_list_code=price_list.code,
-                    prices_include_vat=price_list.prices_include_vat,
-                )
-                .on_conflict_do_nothing()
-                .returning(BillingEntry)
-            )
-        ).scalar_one_or_none()
+        entry = BillingEntry(
+            contract_id=contract.id,
+            key=key,
+            kind=kind,
+            billing_date=day,
+            lines=[_line_json(line) for line in lines],
+            total_cents=sum(line.amount_cents for line in lines),
+            price_list_code=price_list.code,
+            prices_include_vat=price_list.prices_include_vat,
+        )
+        inserted = await insert_row(await driver_of(session), entry, skip_conflicts=True)
         stored = (
-            inserted
-            or (
+            entry
+            if inserted
+            else (
                 await session.execute(
                     select(BillingEntry).where(
                         BillingEntry.contract_id == contract.id, BillingEntry.key == key
@@ -181,7 +176,7 @@ class ContractActivities:
         )
         issued = await issue_for_entry(
             session, entry=stored, contract=contract, customer=customer, issue_date=issued_on,
-            settings=self.settings, fresh_entry=inserted is not None,
+            settings=self.settings, fresh_entry=inserted,
         )  # fmt: skip
         result = BillingEntryResult(
             entry_id=stored.id,

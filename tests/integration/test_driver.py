@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 
-from db.driver import driver_transaction
+from db.driver import driver_of, driver_transaction
 from db.engine import make_engine, make_session_factory
 
 # what asyncpg raises on a connection the server closed, depending on when it notices
@@ -54,5 +55,22 @@ async def test_a_connection_the_server_dropped_fails_once_and_is_replaced(
         for _ in range(3):
             async with driver_transaction(factory) as db:
                 assert await db.fetchval("SELECT pg_backend_pid()") != pid
+    finally:
+        await engine.dispose()
+
+
+async def test_no_insert_runs_outside_the_sessions_transaction(database_url: str) -> None:
+    """SQLAlchemy begins its transaction at the session's first statement; before that, a
+    statement on the driver connection would commit on its own."""
+    engine = make_engine(database_url, pool_size=1)
+    factory = make_session_factory(engine)
+    try:
+        async with factory() as session, session.begin():
+            with pytest.raises(RuntimeError, match="no transaction"):
+                await driver_of(session)
+        async with factory() as session, session.begin():
+            await session.execute(text("SELECT 1"))
+            db = await driver_of(session)
+            assert db.is_in_transaction()
     finally:
         await engine.dispose()
