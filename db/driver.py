@@ -44,13 +44,15 @@ async def driver_transaction(
 
 
 async def driver_of(session: AsyncSession) -> asyncpg.Connection:
-    """The driver connection under the session's transaction, for inserts the ORM would make
-    expensive; the session's pending changes are flushed first, so they come in order."""
+    """The driver connection under the session's transaction, for statements the ORM would
+    make expensive; the session's pending changes are flushed first, so they come in order,
+    and a session that has run nothing yet is made to begin (else the driver would commit
+    each statement on its own)."""
     await session.flush()
     connection = await session.connection()
     driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
     if not driver.is_in_transaction():  # SQLAlchemy begins lazily, at its first statement
-        raise RuntimeError("the session has run no statement yet, so no transaction is open")
+        await connection.exec_driver_sql("SELECT 1")
     return driver
 
 

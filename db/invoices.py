@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings
@@ -49,16 +49,12 @@ async def invoice_by_number(session: AsyncSession, number: str) -> Invoice | Non
 
 async def next_number(session: AsyncSession, prefix: str, year: int) -> str:
     """The next number of the series; the counter row stays locked until the caller commits."""
-    value = (
-        await session.execute(
-            text(
-                "INSERT INTO invoice_counter (series, last_value) VALUES (:s, 1) "
-                "ON CONFLICT (series) DO UPDATE SET last_value = invoice_counter.last_value + 1 "
-                "RETURNING last_value"
-            ),
-            {"s": f"{prefix}-{year}"},
-        )
-    ).scalar_one()
+    value = await (await driver_of(session)).fetchval(
+        "INSERT INTO invoice_counter (series, last_value) VALUES ($1, 1) "
+        "ON CONFLICT (series) DO UPDATE SET last_value = invoice_counter.last_value + 1 "
+        "RETURNING last_value",
+        f"{prefix}-{year}",
+    )
     return format_number(prefix, year, value)
 
 

@@ -59,18 +59,24 @@ async def test_a_connection_the_server_dropped_fails_once_and_is_replaced(
         await engine.dispose()
 
 
-async def test_no_insert_runs_outside_the_sessions_transaction(database_url: str) -> None:
-    """SQLAlchemy begins its transaction at the session's first statement; before that, a
-    statement on the driver connection would commit on its own."""
+async def test_statements_through_the_session_roll_back_with_it(database_url: str) -> None:
+    """SQLAlchemy begins its transaction at the session's first statement; a statement on the
+    driver connection before that would commit on its own."""
     engine = make_engine(database_url, pool_size=1)
     factory = make_session_factory(engine)
     try:
         async with factory() as session, session.begin():
-            with pytest.raises(RuntimeError, match="no transaction"):
-                await driver_of(session)
+            db = await driver_of(session)
+            await db.execute("CREATE TABLE IF NOT EXISTS driver_probe_2 (value int)")
+        with pytest.raises(RuntimeError):
+            async with factory() as session, session.begin():
+                db = await driver_of(session)  # the session's first statement
+                await db.execute("INSERT INTO driver_probe_2 VALUES (1)")
+                raise RuntimeError("the step failed")
         async with factory() as session, session.begin():
             await session.execute(text("SELECT 1"))
-            db = await driver_of(session)
-            assert db.is_in_transaction()
+            db = await driver_of(session)  # after the session's own first statement
+            assert await db.fetch("SELECT value FROM driver_probe_2") == []
+            await db.execute("DROP TABLE driver_probe_2")
     finally:
         await engine.dispose()
