@@ -44,9 +44,11 @@ from documents.mail import (
     MailContent,
     build_message,
     dunning_mail,
+    envelope,
     invoice_mail,
     message_id,
     notice_mail,
+    wire_bytes,
 )
 from workflows.models import (
     DeliveryChannel,
@@ -86,7 +88,11 @@ class SmtpMailer:
         client: aiosmtplib.SMTP | None = None
         try:
             client = await self._checkout()
-            _, reply = await client.send_message(message)
+            sender, recipients = envelope(message)
+            if sender.isascii() and all(address.isascii() for address in recipients):
+                _, reply = await client.sendmail(sender, recipients, wire_bytes(message))
+            else:  # SMTPUTF8: aiosmtplib negotiates it
+                _, reply = await client.send_message(message)
         except BaseException as error:
             if client is not None:
                 client.close()

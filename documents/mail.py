@@ -10,13 +10,15 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from email._policybase import Compat32
+from email.generator import NLCRE, BytesGenerator
 from email.header import Header
 from email.message import Message
 from email.mime.application import MIMEApplication
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, formataddr, getaddresses, parseaddr
 from functools import lru_cache
 from html import escape
 from io import BytesIO
@@ -104,6 +106,48 @@ def build_message(content: MailContent, *, sender: str, msgid: str, now: datetim
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-generated"
     return message
+
+
+class _WirePolicy(Compat32):
+    """``compat32`` with CRLF line ends whose folding passes a short ASCII header as it is:
+    the stdlib builds a ``Header`` for every one (~30 per invoice mail) only to return the
+    same text. Anything else goes the stdlib's way."""
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and "\n" not in value
+            and "\r" not in value
+            and len(name) + len(value) + 2 <= (self.max_line_length or 0)
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)  # type: ignore[misc]
+
+
+class _WireGenerator(BytesGenerator):
+    def _write_lines(self, lines: str) -> None:
+        """A part's text in one write instead of two per line (a PDF is ~1,000 lines);
+        the stdlib writes each piece of ``NLCRE.split`` and the line end between them."""
+        if lines:
+            self.write(NLCRE.sub(self._NL, lines))  # type: ignore[attr-defined]
+
+
+WIRE_POLICY = _WirePolicy(linesep="\r\n")
+
+
+def wire_bytes(message: Message) -> bytes:
+    """The message as SMTP carries it, with CRLF line ends: the same bytes as the stdlib's
+    generator writes, in less than half its time (tests/unit/test_mail.py)."""
+    out = BytesIO()
+    _WireGenerator(out, mangle_from_=False, policy=WIRE_POLICY).flatten(message)
+    return out.getvalue()
+
+
+def envelope(message: Message) -> tuple[str, list[str]]:
+    """Sender and recipients for the SMTP envelope, from From and To (no Cc or Bcc here)."""
+    sender = parseaddr(message["From"])[1]
+    return sender, [address for _, address in getaddresses(message.get_all("To", []))]
 
 
 @lru_cache

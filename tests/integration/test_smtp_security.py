@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from activities.delivery import SmtpMailer
 from config import Settings, SmtpSecurity
 from devstack.processes import free_port
 from devstack.smtp_sink import EmlWriter
+from documents.mail import MailContent, build_message
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +149,43 @@ async def test_one_connection_carries_many_mails_and_an_idle_one_is_replaced(
         controller.stop()
     assert handler.accepted == 4
     assert len(set(handler.peers[:3])) == 1 and handler.peers[3] != handler.peers[0]
+
+
+class EnvelopeRecorder(EmlWriter):
+    """Also records each accepted mail's envelope and MAIL options."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.envelopes: list[tuple[str, list[str], bool]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        utf8 = "SMTPUTF8" in envelope.mail_options
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), utf8))
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_the_envelope_comes_from_the_headers_and_a_non_ascii_address_gets_smtputf8(
+    tmp_path: Path,
+) -> None:
+    """The invoice mails go out as bytes we flatten ourselves; an internationalised address
+    (which the API accepts) still goes through aiosmtplib, which negotiates SMTPUTF8."""
+    handler = EnvelopeRecorder(tmp_path)
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        settings = Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=controller.port,
+                            smtp_security=SmtpSecurity.NONE)  # fmt: skip
+        mailer = SmtpMailer(settings)
+        for n, recipient in enumerate(("kunde@example.org", "zoë@exämple.org")):
+            content = MailContent(recipient=recipient, subject="Ihre Rechnung", text="Hallo",
+                                  html="<p>Hallo</p>")  # fmt: skip
+            await mailer.send(build_message(
+                content, sender="Hoster GmbH <billing@faktura.example>", msgid=f"<{n}@x>",
+                now=datetime(2026, 11, 26, tzinfo=UTC),
+            ))  # fmt: skip
+    finally:
+        controller.stop()
+    assert handler.envelopes == [
+        ("billing@faktura.example", ["kunde@example.org"], False),
+        ("billing@faktura.example", ["zoë@exämple.org"], True),
+    ]
