@@ -1,11 +1,13 @@
-"""Plain SQL on asyncpg, on a connection from SQLAlchemy's pool, for the writes every invoice
-makes (billing entry, invoice and lines, document rows, outbox, receivable, SEPA debit).
+"""Plain SQL on asyncpg, on a connection from SQLAlchemy's pool, for the statements every
+invoice makes (billing entry, invoice and lines, products and prices, number, document rows,
+outbox, receivable, SEPA debit).
 
-Why: through the ORM a short transaction of two statements cost the worker ~2.4 ms of CPU
-(session, identity map, unit of work, compiling and caching each statement), through the
-driver ~0.5 ms (``docs/PERFORMANCE.md``, fifth round). Everything else keeps the ORM; the
-tables and their columns stay defined in ``db/models.py`` only, so a statement here spells
-out the values the model's Python defaults would fill in.
+Why: one short transaction costs the worker ~2.1 ms of CPU through the ORM (session,
+identity map, unit of work, compiling and caching each statement) and ~0.6 ms through the
+driver (``bench/db_paths.py``; ``docs/PERFORMANCE.md``, fifth round). Everything else keeps
+the ORM. The tables stay defined in ``db/models.py`` only: ``insert_row`` builds its
+statement from the model, and a hand-written statement spells out the values the model's
+Python defaults would fill in.
 """
 
 from __future__ import annotations
