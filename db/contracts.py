@@ -82,8 +82,8 @@ async def billable_items(
 ) -> list[BillableItem]:
     """The stored items of a version with their products' terms and full price history.
 
-    Read through the driver (``db/driver.py``): two statements on every bill, which the ORM
-    made several times dearer than Postgres does. The session must have run a statement."""
+    Read through the driver in the session's transaction (``db/driver.py``): two statements
+    on every bill, which the ORM made several times dearer than Postgres does."""
     codes = sorted({item["product_code"] for item in items})
     db = await driver_of(session)
     products = {
