@@ -101,9 +101,7 @@ class CollectionActivities:
     async def _invoice_anywhere(self, number: str) -> Invoice:
         """The invoice from this process's memory, else from a read of its own (an invoice
         never changes, so it need not be read in the transaction that writes)."""
-        if (issued := self.issued.get(number)) is not None:
-            return issued.invoice
-        async with self.session_factory() as session:
+        async with self.session_factory() as session:  # connects only on a miss
             return await self._invoice(session, number)
 
     @activity.defn
