@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
 from api.errors import conflict
 from db.idempotency import Claim, claim
 
 
 async def claim_creation(
-    session: AsyncSession,
+    db: asyncpg.Connection,
     scope: str,
     crm_reference: str,
     idempotency_key: str | None,
     request_fingerprint: str,
 ) -> Claim:
     """Claim inside the creating transaction; raises 409 for a reused reference or key."""
-    got = await claim(session, scope, f"crm:{crm_reference}", request_fingerprint, uuid.uuid4())
+    got = await claim(db, scope, f"crm:{crm_reference}", request_fingerprint, uuid.uuid4())
     if got.is_new and idempotency_key:
         keyed = await claim(
-            session, scope, f"key:{idempotency_key}", request_fingerprint, got.resource_id
+            db, scope, f"key:{idempotency_key}", request_fingerprint, got.resource_id
         )
         if not keyed.is_new:
             raise conflict(f"Idempotency-Key was used for another {scope}")

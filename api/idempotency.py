@@ -7,7 +7,8 @@ without reaching the route; with another body, or while the first is still runni
 Answers other than 2xx are not kept: they changed nothing, so the key may be used again.
 A claim whose request died with its process is taken over after STALE_AFTER; the routes
 underneath are idempotent themselves (CRM references, update ids, statement ids), so the
-takeover cannot double an effect.
+takeover cannot double an effect. Claim and answer are plain SQL on the driver
+(db/driver.py): they wrap every keyed request.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.driver import driver_connection, insert_row
 from db.models import IdempotentRequest, utcnow
 
 HEADER = "Idempotency-Key"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 200
 STALE_AFTER = timedelta(minutes=5)
+_THIS = "WHERE scope = $1 AND key = $2"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -55,52 +57,46 @@ async def claim(
     factory: async_sessionmaker[AsyncSession], scope: str, key: str, fingerprint: str
 ) -> Stored | None:
     """None: this request owns the key now. Stored: the answer to replay. Raises Refused."""
-    async with factory() as session, session.begin():
-        inserted = await session.execute(
-            insert(IdempotentRequest)
-            .values(scope=scope, key=key, fingerprint=fingerprint, state="pending")
-            .on_conflict_do_nothing()
-            .returning(IdempotentRequest.key)
-        )
-        if inserted.scalar_one_or_none() is not None:
-            return None
-        row = (
-            await session.execute(
-                select(IdempotentRequest)
-                .where(IdempotentRequest.scope == scope, IdempotentRequest.key == key)
-                .with_for_update()
-            )
-        ).scalar_one()
-        if row.fingerprint != fingerprint:
-            raise Refused(f"{HEADER} was used for a request with another body")
-        if row.state == "done":
-            assert row.status_code is not None and row.body is not None
-            return Stored(row.status_code, row.content_type or "application/json", row.body)
-        if utcnow() - row.created_at < STALE_AFTER:
-            raise Refused(f"a request with this {HEADER} is still being processed")
-        row.created_at = utcnow()  # its request died: this one takes over
-        return None
+    async with driver_connection(factory) as db:
+        while True:
+            pending = IdempotentRequest(scope=scope, key=key, fingerprint=fingerprint)
+            if await insert_row(db, pending, skip_conflicts=True):
+                return None
+            async with db.transaction():
+                row = await db.fetchrow(
+                    f"SELECT * FROM idempotent_request {_THIS} FOR UPDATE", scope, key
+                )
+                if row is not None:  # else its request failed and freed the key just now
+                    return await _claim_taken(db, row, scope, key, fingerprint)
+
+
+async def _claim_taken(
+    db: asyncpg.Connection, row: asyncpg.Record, scope: str, key: str, fingerprint: str
+) -> Stored | None:
+    if row["fingerprint"] != fingerprint:
+        raise Refused(f"{HEADER} was used for a request with another body")
+    if row["state"] == "done":
+        return Stored(row["status_code"], row["content_type"] or "application/json", row["body"])
+    if utcnow() - row["created_at"] < STALE_AFTER:
+        raise Refused(f"a request with this {HEADER} is still being processed")
+    # its request died: this one takes over
+    await db.execute(f"UPDATE idempotent_request SET created_at = $3 {_THIS}", scope, key, utcnow())
+    return None
 
 
 async def settle(
     factory: async_sessionmaker[AsyncSession], scope: str, key: str, answer: Stored | None
 ) -> None:
     """Keep a successful answer; free the key after any other outcome."""
-    where = (IdempotentRequest.scope == scope, IdempotentRequest.key == key)
-    async with factory() as session, session.begin():
+    async with driver_connection(factory) as db:
         if answer is None:
-            await session.execute(delete(IdempotentRequest).where(*where))
+            await db.execute(f"DELETE FROM idempotent_request {_THIS}", scope, key)
         else:
-            await session.execute(
-                update(IdempotentRequest)
-                .where(*where)
-                .values(
-                    state="done",
-                    status_code=answer.status_code,
-                    content_type=answer.content_type,
-                    body=answer.body,
-                )
-            )
+            await db.execute(
+                "UPDATE idempotent_request SET state = 'done', status_code = $3,"
+                f" content_type = $4, body = $5 {_THIS}",
+                scope, key, answer.status_code, answer.content_type, answer.body,
+            )  # fmt: skip
 
 
 async def _respond(

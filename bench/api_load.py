@@ -1,7 +1,8 @@
 """API load: a bounded loop on loopback sends N ``POST /v1/contracts`` at C concurrent to a
 live API (uvicorn, one process) with its own Postgres and Temporal dev server. Every 20th
 request repeats an earlier one (same body, same Idempotency-Key), as a CRM retrying after a
-timeout would. Prints latency percentiles, errors and duplicates.
+timeout would. Prints latency percentiles, errors, duplicates and the CPU each process
+spent per request.
 
     .venv/bin/python bench/api_load.py --requests 10000 --concurrency 50   # make load
 """
@@ -32,7 +33,7 @@ from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.models import Contract, WorkflowStart  # noqa: E402
 from devstack.children import spawn_api  # noqa: E402
 from devstack.processes import free_port, port_open, stop, wait_until  # noqa: E402
-from devstack.stack import Stack  # noqa: E402
+from devstack.stack import Stack, cpu_seconds  # noqa: E402
 
 CRM = {"Authorization": "Bearer dev-crm-key"}
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
@@ -103,9 +104,18 @@ async def run(n: int, concurrency: int, processes: int) -> None:
                     latencies.append(time.perf_counter() - began)
                     answers[response.status_code] += 1
 
+            parts = {**stack.pids(), "API": [api.pid]}
+            before = {part: sum(map(cpu_seconds, pids)) for part, pids in parts.items()}
+            loop_before = time.process_time()  # this process alone: its children are the stack
             began = time.perf_counter()
             await asyncio.gather(*(sender() for _ in range(concurrency)))
             wall = time.perf_counter() - began
+            cpu = {
+                part: sum(map(cpu_seconds, pids)) - before[part]
+                for part, pids in parts.items()
+                if pids
+            }
+            cpu["load loop"] = time.process_time() - loop_before
         engine = make_engine(stack.postgres.url(), 2)
         async with make_session_factory(engine)() as session:
             contracts = (
@@ -118,6 +128,9 @@ async def run(n: int, concurrency: int, processes: int) -> None:
         report(
             n, concurrency, processes, wall, sorted(latencies), answers, unique, contracts, starts
         )
+        print("CPU per request  " + ", ".join(
+            f"{part} {1000 * seconds / n:.1f} ms" for part, seconds in cpu.items()
+        ))  # fmt: skip
     finally:
         stop(api)
         await asyncio.to_thread(stack.stop)

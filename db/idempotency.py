@@ -2,7 +2,8 @@
 
 The key row is inserted with ``ON CONFLICT DO NOTHING`` in the creating transaction:
 a concurrent twin blocks on the unique index until the winner commits and then sees
-its row, so twenty identical requests create one resource.
+its row, so twenty identical requests create one resource. Plain SQL on the driver
+(db/driver.py): it runs in every create.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
+from db.driver import insert_row
 from db.models import IdempotencyRecord
 
 
@@ -35,25 +35,20 @@ class Claim:
 
 
 async def claim(
-    session: AsyncSession, scope: str, key: str, request_fingerprint: str, resource_id: uuid.UUID
+    db: asyncpg.Connection, scope: str, key: str, request_fingerprint: str, resource_id: uuid.UUID
 ) -> Claim:
-    inserted = await session.execute(
-        insert(IdempotencyRecord)
-        .values(scope=scope, key=key, fingerprint=request_fingerprint, resource_id=resource_id)
-        .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.resource_id)
+    record = IdempotencyRecord(
+        scope=scope, key=key, fingerprint=request_fingerprint, resource_id=resource_id
     )
-    if inserted.scalar_one_or_none() is not None:
+    if await insert_row(db, record, skip_conflicts=True):
         return Claim(resource_id, is_new=True, same_request=True)
-    existing = (
-        await session.execute(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-            )
-        )
-    ).scalar_one()
+    existing = await db.fetchrow(
+        "SELECT resource_id, fingerprint FROM idempotency_record WHERE scope = $1 AND key = $2",
+        scope,
+        key,
+    )
     return Claim(
-        existing.resource_id,
+        existing["resource_id"],
         is_new=False,
-        same_request=existing.fingerprint == request_fingerprint,
+        same_request=existing["fingerprint"] == request_fingerprint,
     )

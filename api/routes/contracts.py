@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from datetime import date
 from typing import Annotated, TypeVar
 
+import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,11 +30,12 @@ from api.schemas import (
     PlanChangeIn,
     fingerprint_source,
 )
-from api.workflow_starts import contract_workflow_id, start_pending
+from api.workflow_starts import contract_workflow_id, start_created
 from config import Role
 from db.contracts import version_in_force
+from db.driver import driver_of, driver_transaction, insert_row
 from db.idempotency import fingerprint
-from db.models import Contract, ContractVersion, Customer, PriceVersion, Product, Tld, WorkflowStart
+from db.models import Contract, ContractVersion, Customer, Product, WorkflowStart
 from domain.calendar import add_months
 from workflows.contract import ContractWorkflow
 from workflows.models import (
@@ -52,13 +54,32 @@ T = TypeVar("T")
 
 
 async def _check_items(
-    session: AsyncSession, items: list[ContractItemIn], day: date, customer: Customer
+    db: asyncpg.Connection, items: list[ContractItemIn], day: date, price_list_code: str
 ) -> list[Product]:
-    """Every item names a product orderable and priced on ``day``; domains have an orderable TLD."""
+    """Every item names a product orderable and priced on ``day``; domains have an orderable
+    TLD. The catalog rows come in three statements however many items there are."""
+    codes = sorted({item.product_code for item in items})
+    tld_names = sorted({item.domain.rsplit(".", 1)[1] for item in items if item.domain})
+    catalog = {
+        row["code"]: Product(**row)
+        for row in await db.fetch("SELECT * FROM product WHERE code = ANY($1::text[])", codes)
+    }
+    priced = {
+        row["product_code"]
+        for row in await db.fetch(
+            "SELECT DISTINCT product_code FROM price_version WHERE product_code = ANY($1::text[])"
+            " AND price_list_code = $2 AND valid_from <= $3",
+            codes, price_list_code, day,
+        )
+    }  # fmt: skip
+    tlds = {
+        row["name"]: row["product_code"]
+        for row in await db.fetch("SELECT * FROM tld WHERE name = ANY($1::text[])", tld_names)
+    }
     products: list[Product] = []
     for index, item in enumerate(items):
         loc = ("items", index)
-        product = await session.get(Product, item.product_code)
+        product = catalog.get(item.product_code)
         if product is None:
             raise FieldError((*loc, "product_code"), f"unknown product {item.product_code}")
         if day < product.orderable_from or (
@@ -68,18 +89,10 @@ async def _check_items(
                 (*loc, "product_code"),
                 f"{product.code} is not orderable on {day.isoformat()}",
             )
-        priced = await session.execute(
-            select(PriceVersion.id).where(
-                PriceVersion.product_code == product.code,
-                PriceVersion.price_list_code == customer.price_list_code,
-                PriceVersion.valid_from <= day,
-            )
-        )
-        if priced.first() is None:
+        if product.code not in priced:
             raise FieldError(
                 (*loc, "product_code"),
-                f"{product.code} has no price in list {customer.price_list_code} "
-                f"on {day.isoformat()}",
+                f"{product.code} has no price in list {price_list_code} on {day.isoformat()}",
             )
         if product.requires_domain and item.domain is None:
             raise FieldError((*loc, "domain"), f"{product.code} needs a domain name")
@@ -87,12 +100,12 @@ async def _check_items(
             raise FieldError((*loc, "quantity"), f"{product.code} is ordered once per item")
         if item.domain is not None:
             tld_name = item.domain.rsplit(".", 1)[1]
-            tld = await session.get(Tld, tld_name)
-            if tld is None:
+            tld_product = tlds.get(tld_name)
+            if tld_product is None:
                 raise FieldError((*loc, "domain"), f"TLD .{tld_name} is not orderable")
-            if product.kind == "domain" and tld.product_code != product.code:
+            if product.kind == "domain" and tld_product != product.code:
                 raise FieldError(
-                    (*loc, "domain"), f".{tld_name} domains are billed by {tld.product_code}"
+                    (*loc, "domain"), f".{tld_name} domains are billed by {tld_product}"
                 )
         products.append(product)
     return products
@@ -123,11 +136,7 @@ def version_out(version: ContractVersion) -> ContractVersionOut:
     )
 
 
-async def contract_out(
-    session: AsyncSession, contract: Contract, as_of: date | None = None
-) -> ContractOut:
-    day = as_of or max(contract.start_date, date.today())
-    version = await version_in_force(session, contract.id, day)
+def contract_view(contract: Contract, day: date, version: ContractVersion | None) -> ContractOut:
     return ContractOut(
         id=contract.id,
         crm_reference=contract.crm_reference,
@@ -139,6 +148,17 @@ async def contract_out(
         as_of=day,
         version=version_out(version) if version else None,
     )
+
+
+def _default_day(contract: Contract) -> date:
+    return max(contract.start_date, date.today())
+
+
+async def contract_out(
+    session: AsyncSession, contract: Contract, as_of: date | None = None
+) -> ContractOut:
+    day = as_of or _default_day(contract)
+    return contract_view(contract, day, await version_in_force(session, contract.id, day))
 
 
 @router.post(
@@ -158,54 +178,70 @@ async def create_contract(
     principal: Annotated[Principal, Depends(RequireRole(Role.CRM))],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ContractOut:
-    """Record the contract and start its workflow ``contract-{id}`` (exactly once)."""
-    print_ = fingerprint(fingerprint_source(body))
-    async with session.begin():
-        got = await claim_creation(session, "contract", body.crm_reference, idempotency_key, print_)
-        if not got.is_new:
-            existing = await session.get(Contract, got.resource_id)
-            assert existing is not None
-            response.status_code = status.HTTP_200_OK
-            return await contract_out(session, existing)
+    """Record the contract and start its workflow ``contract-{id}`` (exactly once).
 
-        customer = await session.get(Customer, body.customer_id)
-        if customer is None:
-            raise FieldError(("customer_id",), "unknown customer").to_http()
-        try:
-            products = await _check_items(session, body.items, body.start_date, customer)
-        except FieldError as error:
-            raise error.to_http() from None
-        minimum_term_end, notice, renewal = _terms(products, body.start_date)
-        contract = Contract(
-            id=got.resource_id,
-            crm_reference=body.crm_reference,
-            customer_id=customer.id,
-            start_date=body.start_date,
-            concluded_on=body.concluded_on or body.start_date,
-            request_fingerprint=print_,
-        )
-        session.add(contract)
-        await session.flush()
-        session.add(
-            ContractVersion(
-                contract_id=contract.id,
-                version=1,
-                valid_from=body.start_date,
-                items=[item.model_dump(exclude_none=True) for item in body.items],
-                minimum_term_end=minimum_term_end,
-                notice_period=notice,
-                renewal_period=renewal,
-                reason="created",
-                recorded_by=principal.actor,
-            )
-        )
-        session.add(
-            WorkflowStart(workflow_id=contract_workflow_id(contract.id), contract_id=contract.id)
-        )
+    The new contract's statements go through the driver (db/driver.py), since every CRM
+    order passes here: ~27 -> ~9 ms of API CPU per request (docs/PERFORMANCE.md, API load)."""
+    print_ = fingerprint(fingerprint_source(body))
+    async with driver_transaction(request.app.state.session_factory) as db:
+        got = await claim_creation(db, "contract", body.crm_reference, idempotency_key, print_)
+        if got.is_new:
+            contract, version = await _record_contract(db, body, got.resource_id, principal, print_)
+    if not got.is_new:
+        existing = await session.get(Contract, got.resource_id)
+        assert existing is not None
+        response.status_code = status.HTTP_200_OK
+        return await contract_out(session, existing)
     # Committed: the outbox row guarantees the start even if Temporal is down right now.
-    await start_pending(request.app.state, contract_ids=[contract.id])
-    async with session.begin():
-        return await contract_out(session, contract)
+    await start_created(request.app.state, contract)
+    # A new contract has one version, in force from its start on.
+    return contract_view(contract, _default_day(contract), version)
+
+
+async def _record_contract(
+    db: asyncpg.Connection,
+    body: ContractCreate,
+    contract_id: uuid.UUID,
+    principal: Principal,
+    print_: str,
+) -> tuple[Contract, ContractVersion]:
+    """The checked contract, its first version and its workflow's outbox row."""
+    price_list_code = await db.fetchval(
+        "SELECT price_list_code FROM customer WHERE id = $1", body.customer_id
+    )
+    if price_list_code is None:
+        raise FieldError(("customer_id",), "unknown customer").to_http()
+    try:
+        products = await _check_items(db, body.items, body.start_date, price_list_code)
+    except FieldError as error:
+        raise error.to_http() from None
+    minimum_term_end, notice, renewal = _terms(products, body.start_date)
+    contract = Contract(
+        id=contract_id,
+        crm_reference=body.crm_reference,
+        customer_id=body.customer_id,
+        start_date=body.start_date,
+        concluded_on=body.concluded_on or body.start_date,
+        request_fingerprint=print_,
+    )
+    version = ContractVersion(
+        contract_id=contract.id,
+        version=1,
+        valid_from=body.start_date,
+        items=[item.model_dump(exclude_none=True) for item in body.items],
+        minimum_term_end=minimum_term_end,
+        notice_period=notice,
+        renewal_period=renewal,
+        reason="created",
+        recorded_by=principal.actor,
+    )
+    await insert_row(db, contract)
+    await insert_row(db, version)
+    await insert_row(
+        db,
+        WorkflowStart(workflow_id=contract_workflow_id(contract.id), contract_id=contract.id),
+    )
+    return contract, version
 
 
 @router.get("/{contract_id}", response_model=ContractOut)
@@ -284,7 +320,9 @@ async def change_contract(
     customer = await session.get(Customer, contract.customer_id)
     assert customer is not None
     try:
-        await _check_items(session, body.items, date.today(), customer)
+        await _check_items(
+            await driver_of(session), body.items, date.today(), customer.price_list_code
+        )
     except FieldError as error:
         raise error.to_http() from None
     await session.rollback()

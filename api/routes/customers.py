@@ -23,6 +23,7 @@ from api.schemas import (
     fingerprint_source,
 )
 from config import Role
+from db.driver import driver_of
 from db.idempotency import fingerprint
 from db.models import Customer, CustomerFlag
 
@@ -115,7 +116,9 @@ async def create_customer(
     """Create a customer; repeating the request (same CRM reference) returns the same one."""
     print_ = fingerprint(fingerprint_source(body))
     async with session.begin():
-        got = await claim_creation(session, "customer", body.crm_reference, idempotency_key, print_)
+        got = await claim_creation(
+            await driver_of(session), "customer", body.crm_reference, idempotency_key, print_
+        )
         if not got.is_new:
             customer = await session.get(Customer, got.resource_id)
             assert customer is not None

@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from api.workflow_starts import start_pending
+from api.workflow_starts import LEFT_AFTER, start_created, start_pending
 from config import Settings
 from db.models import Contract, ContractVersion, Customer, ProvisioningRequest, WorkflowStart
 from devstack.processes import free_port
@@ -296,12 +297,10 @@ async def test_history_rows_cannot_be_changed(
                 await session.execute(text(statement), {"id": uuid.UUID(created["id"])})
 
 
-async def test_temporal_down_contract_kept_and_started_exactly_once_later(
-    settings: Settings,
-    temporal_env: WorkflowEnvironment,
-    api: httpx.AsyncClient,
-    session_factory: async_sessionmaker[AsyncSession],
-) -> None:
+async def _created_while_temporal_is_down(
+    settings: Settings, api: httpx.AsyncClient, session_factory: async_sessionmaker[AsyncSession]
+) -> uuid.UUID:
+    """A contract recorded by an API whose Temporal is unreachable: its outbox row waits."""
     customer = await create_customer(api)
     dead = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
     down_app = create_app(settings, temporal_client=await connect(dead, lazy=True))
@@ -317,20 +316,93 @@ async def test_temporal_down_contract_kept_and_started_exactly_once_later(
         outbox = await session.get(WorkflowStart, f"contract-{contract_id}")
         assert outbox is not None and outbox.started_at is None
         assert outbox.attempts >= 1 and outbox.last_error
+    return contract_id
 
-    class State:  # what the relay needs of the API's state, now with Temporal up
-        pass
 
-    state = State()
-    state.session_factory, state.temporal, state.settings = (
-        session_factory,
-        temporal_env.client,
-        settings,
-    )
+def _api_state(
+    session_factory: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings
+) -> Any:
+    """What the relay and the start after a create need of the API's state."""
+    return SimpleNamespace(session_factory=session_factory, temporal=temporal, settings=settings)
+
+
+async def _runs(client: Client, contract_id: uuid.UUID) -> int:
+    query = f"WorkflowId = 'contract-{contract_id}'"
+    await eventually(lambda: client.count_workflows(query), lambda c: c.count >= 1)
+    return (await client.count_workflows(query)).count
+
+
+async def test_temporal_down_contract_kept_and_started_exactly_once_later(
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    api: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    contract_id = await _created_while_temporal_is_down(settings, api, session_factory)
+    state = _api_state(session_factory, temporal_env.client, settings)
+    # The background relay leaves a row this young to the request that wrote it.
+    assert await start_pending(state, contract_ids=[contract_id], older_than=LEFT_AFTER) == 0
     assert await start_pending(state, contract_ids=[contract_id]) == 1
     assert await start_pending(state, contract_ids=[contract_id]) == 0
     handle = temporal_env.client.get_workflow_handle(f"contract-{contract_id}")
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
-    query = f"WorkflowId = 'contract-{contract_id}'"
-    await eventually(lambda: temporal_env.client.count_workflows(query), lambda c: c.count >= 1)
-    assert (await temporal_env.client.count_workflows(query)).count == 1
+    assert await _runs(temporal_env.client, contract_id) == 1
+
+
+async def test_start_after_create_leaves_a_row_the_relay_holds_to_it(
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    api: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """The request's own start neither waits for the relay's row lock nor doubles the run."""
+    contract_id = await _created_while_temporal_is_down(settings, api, session_factory)
+    state = _api_state(session_factory, temporal_env.client, settings)
+    async with session_factory() as relay, relay.begin():
+        held = await relay.execute(
+            select(WorkflowStart).where(WorkflowStart.contract_id == contract_id).with_for_update()
+        )
+        assert held.scalar_one().started_at is None
+        async with session_factory() as session:
+            contract = await session.get(Contract, contract_id)
+        assert contract is not None
+        await asyncio.wait_for(start_created(state, contract), timeout=10)
+    async with session_factory() as session:
+        outbox = await session.get(WorkflowStart, f"contract-{contract_id}")
+        assert outbox is not None and outbox.started_at is None  # the relay's to mark
+    assert await start_pending(state, contract_ids=[contract_id]) == 1
+    assert await _runs(temporal_env.client, contract_id) == 1
+
+
+async def test_items_are_checked_in_order_and_the_first_fault_is_named(
+    api: httpx.AsyncClient,
+) -> None:
+    customer = await create_customer(api)
+    items = [
+        {"product_code": "hosting-s-monthly", "domain": "beispiel.de"},
+        {"product_code": "domain-de", "domain": "beispiel.de"},
+        {"product_code": "domain-com", "domain": "beispiel.de"},
+        {"product_code": "domain-de", "domain": "beispiel.org"},
+    ]
+    response = await api.post(
+        "/v1/contracts", json=contract_body(customer["id"], items=items), headers=auth("crm")
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "items", 2, "domain"],
+            "msg": ".de domains are billed by domain-de",
+            "type": "value_error",
+        }
+    ]
+    del items[2]
+    response = await api.post(
+        "/v1/contracts", json=contract_body(customer["id"], items=items), headers=auth("crm")
+    )
+    assert response.json()["detail"][0]["loc"] == ["body", "items", 2, "domain"]
+    assert response.json()["detail"][0]["msg"] == "TLD .org is not orderable"
+    del items[2]
+    response = await api.post(
+        "/v1/contracts", json=contract_body(customer["id"], items=items), headers=auth("crm")
+    )
+    assert response.status_code == 201, response.text
