@@ -12,8 +12,10 @@ from datetime import date
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from xml.etree import ElementTree
 
 import drafthorse
+from drafthorse.models import NS_QDT, NS_RAM, NS_RSM, NS_UDT
 from drafthorse.models.accounting import ApplicableTradeTax
 from drafthorse.models.document import Document
 from drafthorse.models.note import IncludedNote
@@ -157,9 +159,33 @@ def _schema(name: str) -> etree.XMLSchema:
     return etree.XMLSchema(file=str(Path(drafthorse.__file__).parent / "schema" / f"{name}.xsd"))
 
 
+# What drafthorse's Document declares on the root (Document.__init__ registers the prefixes).
+DECLARED = {
+    "rsm": NS_RSM,
+    "qdt": NS_QDT,
+    "ram": NS_RAM,
+    "xs": "http://www.w3.org/2001/XMLSchema",
+    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    "udt": NS_UDT,
+}
+
+
+def serialize(document: Document) -> bytes:
+    """The bytes of drafthorse's ``Document.serialize`` in one pass. drafthorse serializes,
+    parses its own output to declare the namespaces the invoice does not use, and
+    serializes again: ~35 % of the XML's cost (py-spy on a worker, docs/PERFORMANCE.md)."""
+    root = document.to_etree()
+    used = {element.tag[1:].partition("}")[0] for element in root.iter()}
+    for prefix, url in DECLARED.items():
+        if url not in used:
+            root.set(f"xmlns:{prefix}", url)
+    ElementTree.indent(root)  # drafthorse pretty-prints (with lxml) in between
+    return ElementTree.tostring(root, "utf-8", xml_declaration=True)
+
+
 def render_xml(doc: InvoiceDoc, *, xrechnung: bool = False) -> bytes:
     """The CII XML; raises ``etree.DocumentInvalid`` if it does not match the schema."""
     schema = "Factur-X_1.0.07_EXTENDED" if xrechnung else "Factur-X_1.0.07_EN16931"
-    xml = build_document(doc, xrechnung=xrechnung).serialize(schema=None)
+    xml = serialize(build_document(doc, xrechnung=xrechnung))
     _schema(schema).assertValid(etree.fromstring(xml))
     return xml

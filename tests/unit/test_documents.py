@@ -16,7 +16,7 @@ from lxml import etree
 from pypdf import PdfReader
 
 from config import PROJECT_ROOT
-from documents.einvoice import render_xml
+from documents.einvoice import build_document, render_xml, serialize
 from documents.facturx_embed import _generated_xmp, _xmp
 from documents.pdf import render_markup, render_pdf, render_png
 from documents.samples import sample_invoice
@@ -76,6 +76,15 @@ def test_an_xml_the_schema_refuses_never_leaves() -> None:
     """An invoice without its number lacks the document ID the Factur-X XSD requires."""
     with pytest.raises(etree.DocumentInvalid, match="TypeCode"):
         render_xml(dataclasses.replace(sample_invoice(), number=""))
+
+
+@pytest.mark.parametrize("xrechnung", [False, True])
+def test_the_xml_in_one_pass_is_what_drafthorse_serializes(xrechnung: bool) -> None:
+    """``serialize`` skips drafthorse's parse-and-serialize-again; the bytes must not change."""
+    for doc in (sample_invoice(), dataclasses.replace(sample_invoice(), notes=("Ü & <x>",))):
+        drafthorse_bytes = build_document(doc, xrechnung=xrechnung).serialize(schema=None)
+        assert serialize(build_document(doc, xrechnung=xrechnung)) == drafthorse_bytes
+        assert render_xml(doc, xrechnung=xrechnung) == drafthorse_bytes
 
 
 @pytest.mark.parametrize("buyer", ["Müller & Söhne <GmbH>", "Ωmega 😀 “Hosting” 'Ltd'", "plain"])
