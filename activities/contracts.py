@@ -27,7 +27,7 @@ from db.contracts import (
 )
 from db.driver import driver_of, insert_row
 from db.invoices import IssuedInvoice, issue_for_entry
-from db.models import BillingEntry, Contract, ContractVersion, PriceList
+from db.models import BillingEntry, Contract, ContractVersion, Customer, PriceList
 from domain.billing import Line, LineKind, due_lines, plan_change, unused_credit
 from workflows.models import (
     BillingEntryResult,
@@ -146,10 +146,11 @@ class ContractActivities:
         lines: list[Line],
         issued_on: date,
         price_list: PriceList | None = None,
+        customer: Customer | None = None,
     ) -> tuple[BillingEntryResult, IssuedInvoice | None]:
         """Insert the entry once per (contract, key) and issue its invoice in the same
         transaction; a retry returns the stored entry and invoice."""
-        customer = await customer_of(session, contract)
+        customer = customer or await customer_of(session, contract)
         price_list = price_list or await session.get(PriceList, customer.price_list_code)
         assert price_list is not None
         entry = BillingEntry(
@@ -204,7 +205,7 @@ class ContractActivities:
             lines = due_lines(items, anchor=contract.start_date, due=input.due, end=input.end)
             return await self._record_entry(
                 session, contract, f"period:{input.due.isoformat()}", "period", input.due, lines,
-                input.issued_on or input.due, price_list,
+                input.issued_on or input.due, price_list, customer,
             )  # fmt: skip
 
     @activity.defn

@@ -19,13 +19,14 @@ from domain.pricing import PriceVersionRule
 async def version_in_force(
     session: AsyncSession, contract_id: uuid.UUID, day: date
 ) -> ContractVersion | None:
-    rows = await session.execute(
-        select(ContractVersion)
-        .where(ContractVersion.contract_id == contract_id, ContractVersion.valid_from <= day)
-        .order_by(ContractVersion.valid_from.desc(), ContractVersion.version.desc())
-        .limit(1)
-    )
-    return rows.scalar_one_or_none()
+    """The version valid on ``day`` (read as it was stored; versions are never changed)."""
+    db = await driver_of(session)
+    row = await db.fetchrow(
+        "SELECT * FROM contract_version WHERE contract_id = $1 AND valid_from <= $2"
+        " ORDER BY valid_from DESC, version DESC LIMIT 1",
+        contract_id, day,
+    )  # fmt: skip
+    return None if row is None else ContractVersion(**row)
 
 
 async def latest_version(session: AsyncSession, contract_id: uuid.UUID) -> ContractVersion:
@@ -56,19 +57,25 @@ async def lock_contract(session: AsyncSession, contract_id: uuid.UUID) -> Contra
 async def lock_contract_for_billing(
     session: AsyncSession, contract_id: uuid.UUID
 ) -> tuple[Contract, Customer, PriceList]:
-    """The contract, locked, with its customer and price list in the same round trip."""
-    row = (
-        await session.execute(
-            select(Contract, Customer, PriceList)
-            .join(Customer, Customer.id == Contract.customer_id)
-            .join(PriceList, PriceList.code == Customer.price_list_code)
-            .where(Contract.id == contract_id)
-            .with_for_update(of=Contract)
-        )
-    ).one_or_none()
+    """The contract, locked, with its customer and price list in the same round trip.
+
+    Through the driver (``db/driver.py``), like every statement of a bill: the three rows
+    come back as Postgres row values, so the tables' columns are named in one place only."""
+    db = await driver_of(session)
+    row = await db.fetchrow(
+        "SELECT c AS contract, cu AS customer, pl AS price_list FROM contract c"
+        " JOIN customer cu ON cu.id = c.customer_id"
+        " JOIN price_list pl ON pl.code = cu.price_list_code"
+        " WHERE c.id = $1 FOR UPDATE OF c",
+        contract_id,
+    )
     if row is None:
         raise LookupError(f"contract {contract_id} not found")
-    return row[0], row[1], row[2]
+    return (
+        Contract(**dict(row["contract"].items())),
+        Customer(**dict(row["customer"].items())),
+        PriceList(**dict(row["price_list"].items())),
+    )
 
 
 async def customer_of(session: AsyncSession, contract: Contract) -> Customer:
