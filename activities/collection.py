@@ -15,7 +15,7 @@ from temporalio import activity
 from activities.invoicing import write_once
 from activities.recent import Recent
 from config import Settings
-from db.driver import driver_transaction
+from db.driver import driver_connection, driver_transaction
 from db.invoices import IssuedInvoice, invoice_by_number
 from db.models import (
     CollectionCase,
@@ -122,7 +122,7 @@ class CollectionActivities:
             return ReceivableInfo(number=invoice.number, credit_note=True, business=business,
                                   due_date=invoice.due_date, amount_cents=0,
                                   contract_id=str(invoice.contract_id), sepa=False)  # fmt: skip
-        async with driver_transaction(self.session_factory) as db:
+        async with driver_connection(self.session_factory) as db:  # one statement: atomic
             await db.execute(
                 "INSERT INTO receivable (invoice_number, customer_id, contract_id, amount_cents,"
                 " paid_cents, due_date, status, disputed, updated_at)"

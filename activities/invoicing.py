@@ -13,7 +13,7 @@ from temporalio import activity
 
 from activities.recent import Recent, Rendered
 from config import Settings
-from db.driver import driver_transaction
+from db.driver import driver_connection
 from db.invoices import IssuedInvoice, invoice_by_number, lines_of
 from db.models import Invoice, InvoiceDocument, InvoiceLineRow
 from documents.einvoice import render_xml
@@ -150,7 +150,7 @@ class InvoiceActivities:
         hashes = {kind: hashlib.sha256(content).hexdigest() for kind, content in contents.items()}
         for kind, content in contents.items():
             write_once(paths[kind], content)
-        async with driver_transaction(self.session_factory) as db:
+        async with driver_connection(self.session_factory) as db:  # one statement: atomic
             await db.execute(
                 "INSERT INTO invoice_document (invoice_id, kind, path, sha256, size, created_at)"
                 " SELECT $1, d.kind, d.path, d.sha256, d.size, now()"
