@@ -319,11 +319,20 @@ async def _created_while_temporal_is_down(
     return contract_id
 
 
-def _api_state(
-    session_factory: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings
-) -> Any:
-    """What the relay and the start after a create need of the API's state."""
-    return SimpleNamespace(session_factory=session_factory, temporal=temporal, settings=settings)
+@pytest.fixture
+async def waiting_start(
+    settings: Settings,
+    temporal_env: WorkflowEnvironment,
+    api: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> tuple[uuid.UUID, Any]:
+    """A contract recorded while Temporal was down, and what the relay and the start after
+    a create need of the API's state, now with Temporal up."""
+    contract_id = await _created_while_temporal_is_down(settings, api, session_factory)
+    state = SimpleNamespace(
+        session_factory=session_factory, temporal=temporal_env.client, settings=settings
+    )
+    return contract_id, state
 
 
 async def _runs(client: Client, contract_id: uuid.UUID) -> int:
@@ -333,13 +342,9 @@ async def _runs(client: Client, contract_id: uuid.UUID) -> int:
 
 
 async def test_temporal_down_contract_kept_and_started_exactly_once_later(
-    settings: Settings,
-    temporal_env: WorkflowEnvironment,
-    api: httpx.AsyncClient,
-    session_factory: async_sessionmaker[AsyncSession],
+    temporal_env: WorkflowEnvironment, waiting_start: tuple[uuid.UUID, Any]
 ) -> None:
-    contract_id = await _created_while_temporal_is_down(settings, api, session_factory)
-    state = _api_state(session_factory, temporal_env.client, settings)
+    contract_id, state = waiting_start
     # The background relay leaves a row this young to the request that wrote it.
     assert await start_pending(state, contract_ids=[contract_id], older_than=LEFT_AFTER) == 0
     assert await start_pending(state, contract_ids=[contract_id]) == 1
@@ -350,14 +355,12 @@ async def test_temporal_down_contract_kept_and_started_exactly_once_later(
 
 
 async def test_start_after_create_leaves_a_row_the_relay_holds_to_it(
-    settings: Settings,
     temporal_env: WorkflowEnvironment,
-    api: httpx.AsyncClient,
     session_factory: async_sessionmaker[AsyncSession],
+    waiting_start: tuple[uuid.UUID, Any],
 ) -> None:
     """The request's own start neither waits for the relay's row lock nor doubles the run."""
-    contract_id = await _created_while_temporal_is_down(settings, api, session_factory)
-    state = _api_state(session_factory, temporal_env.client, settings)
+    contract_id, state = waiting_start
     async with session_factory() as relay, relay.begin():
         held = await relay.execute(
             select(WorkflowStart).where(WorkflowStart.contract_id == contract_id).with_for_update()
