@@ -73,6 +73,8 @@ async def claim(
 async def _claim_taken(
     db: asyncpg.Connection, row: asyncpg.Record, scope: str, key: str, fingerprint: str
 ) -> Stored | None:
+    """The key is held (``row``, locked): replay its answer, refuse, or take over a claim
+    whose request died."""
     if row["fingerprint"] != fingerprint:
         raise Refused(f"{HEADER} was used for a request with another body")
     if row["state"] == "done":

@@ -137,6 +137,7 @@ def version_out(version: ContractVersion) -> ContractVersionOut:
 
 
 def contract_view(contract: Contract, day: date, version: ContractVersion | None) -> ContractOut:
+    """The answer for a contract as of ``day``, from rows already at hand."""
     return ContractOut(
         id=contract.id,
         crm_reference=contract.crm_reference,
