@@ -70,7 +70,8 @@ async def driver_of(session: AsyncSession) -> asyncpg.Connection:
 
 @cache
 def _insert_statement(model: type[SQLModel], skip_conflicts: bool) -> tuple[str, list[Column]]:
-    """``INSERT`` of every column but the generated key, which it returns."""
+    """``INSERT`` of every column but the generated key, which it returns (tables keyed by
+    their own values, such as the contract or an idempotency record, return nothing)."""
     table = model.__table__  # type: ignore[attr-defined]
     serial = table.autoincrement_column
     columns = [column for column in table.columns if column is not serial]
