@@ -47,9 +47,14 @@ def contract_workflow_id(contract_id: uuid.UUID) -> str:
 
 
 async def start_contract_workflow(
-    client: Client, task_queue: str, contract: Contract, state: ContractState | None = None
+    client: Client,
+    task_queue: str,
+    contract: Contract,
+    state: ContractState | None = None,
+    start_delay: timedelta | None = None,
 ) -> None:
-    """Start ``contract-{id}`` (pending, or with ``state`` as a continued run carries it)."""
+    """Start ``contract-{id}`` (pending, or with ``state`` as a continued run carries it);
+    ``start_delay`` lets a benchmark's fleet sleep until one moment, as at midnight."""
     # A closed run under this id means it was started before: nothing to do.
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
@@ -74,6 +79,7 @@ async def start_contract_workflow(
                 ]
             ),
             static_summary=f"Contract {contract.id}",
+            start_delay=start_delay,
             rpc_timeout=START_TIMEOUT,
         )
 

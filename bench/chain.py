@@ -87,7 +87,35 @@ async def drive(
     return time.monotonic() - began
 
 
-async def bare_ceiling(work: Path, n: int, workers: int, concurrency: int, window: int) -> float:
+async def put_to_sleep(
+    label: str, n: int, start_one: Callable[[int, timedelta], Awaitable[None]], concurrency: int
+) -> None:
+    """Start N chains asleep until one moment and return at that moment (``--wake
+    midnight``): a billing day's timers all fire at 00:00 in workflows that exist, and no
+    window paces them. The starts happen before the clock runs; the moment leaves room
+    for them (~100 starts/s seen here)."""
+    wake = time.time() + 15 + n / 50
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def start(i: int) -> None:
+        async with semaphore:
+            await start_one(i, timedelta(seconds=wake - time.time()))
+
+    await asyncio.gather(*(start(i) for i in range(n)))
+    left = wake - time.time()
+    if left < 1:
+        raise RuntimeError(f"{label}: the starts ran past the wake-up; lower --concurrency")
+    print(f"{label}: {n} asleep, all wake in {left:.0f} s")
+    await asyncio.sleep(left)
+
+
+async def nothing(_: int) -> None:
+    """The chains are started already (``put_to_sleep``)."""
+
+
+async def bare_ceiling(
+    work: Path, n: int, workers: int, concurrency: int, window: int, midnight: bool
+) -> float:
     """Invoices per second of the no-op chain of workflows (bench/bare.py), on a dev server
     of its own: each measurement starts from an empty SQLite file instead of the chain
     running on the bare run's 2N finished workflows."""
@@ -102,17 +130,23 @@ async def bare_ceiling(work: Path, n: int, workers: int, concurrency: int, windo
     try:
         client = await Client.connect(server.address)
 
-        async def start(i: int) -> None:
+        async def start(i: int, delay: timedelta | None = None) -> None:
             await client.start_workflow(
-                "BareContractWorkflow", f"{queue}-{i}", id=f"bare-contract-{i}", task_queue=queue
-            )
+                "BareContractWorkflow", f"{queue}-{i}", id=f"bare-contract-{i}", task_queue=queue,
+                start_delay=delay,
+            )  # fmt: skip
 
         query = "WorkflowType = 'BareContractWorkflow' AND ExecutionStatus = 'Completed'"
 
         async def finished() -> int:
             return (await client.count_workflows(query)).count
 
-        wall = await drive("bare", n, start, finished, window, concurrency)
+        if midnight:
+            await put_to_sleep("bare", n, start, concurrency)
+        wall = await drive(
+            "bare", n, nothing if midnight else start, finished, n if midnight else window,
+            concurrency,
+        )  # fmt: skip
         cpu = sum(cpu_seconds(process.pid) for process in processes)
         print(f"bare workers CPU {cpu:.1f} s ({1000 * cpu / n:.0f} ms per invoice)")
     finally:
@@ -135,8 +169,9 @@ async def statements_per_invoice(factory: async_sessionmaker, n: int, top: int =
 
 
 async def run(
-    n: int, workers: int, concurrency: int, window: int, bare: bool, statements: bool
-) -> None:
+    n: int, workers: int, concurrency: int, window: int, bare: bool, statements: bool,
+    midnight: bool,
+) -> None:  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="faktura-bench-"))
     stack = Stack(work, workers=workers, count_statements=statements)
     await asyncio.to_thread(stack.start)
@@ -147,7 +182,11 @@ async def run(
         today = berlin_date(datetime.now(UTC))
         fleet = await seed_fleet(factory, n, today)
         sepa_count = sum(1 for member in fleet if member.sepa)
-        ceiling = await bare_ceiling(stack.work, n, workers, concurrency, window) if bare else None
+        ceiling = (
+            await bare_ceiling(stack.work, n, workers, concurrency, window, midnight)
+            if bare
+            else None
+        )
 
         if statements:
             async with factory() as session, session.begin():
@@ -155,18 +194,21 @@ async def run(
                 await session.execute(text("SELECT pg_stat_statements_reset()"))
         stack.start_workers()
         client = await connect(settings)
+
+        async def start(i: int, delay: timedelta | None = None) -> None:
+            member = fleet[i]
+            await start_contract_workflow(
+                client, settings.temporal_task_queue, member.contract, member.state, delay
+            )
+
+        if midnight:
+            await put_to_sleep("chain", n, start, concurrency)
         pids = stack.pids()
         before = {part: sum(cpu_seconds(pid) for pid in pids[part]) for part in PARTS}
         machine_before = psutil.cpu_times()
         peak_worker, peak = 0.0, dict.fromkeys(PARTS, 0.0)
         sampled = 0.0
         started = time.monotonic()
-
-        async def start(i: int) -> None:
-            member = fleet[i]
-            await start_contract_workflow(
-                client, settings.temporal_task_queue, member.contract, member.state
-            )
 
         async def finished() -> int:
             """Chains done: mailed, and the debit registered where there is one."""
@@ -184,7 +226,10 @@ async def run(
                 peak_worker = max([peak_worker, *(memory_mb(pid) for pid in pids["worker"])])
             return mailed if debits >= sepa_count else min(mailed, n - 1)
 
-        await drive("chain", n, start, finished, window, concurrency)
+        await drive(
+            "chain", n, nothing if midnight else start, finished, n if midnight else window,
+            concurrency,
+        )  # fmt: skip
         async with factory() as session:  # the file is built the business day before
             first = (
                 await session.execute(select(func.min(SepaDebit.collection_date)))
@@ -263,10 +308,15 @@ def main() -> None:
     parser.add_argument(
         "--statements", action="store_true", help="count Postgres statements per invoice"
     )
+    parser.add_argument(
+        "--wake", choices=("paced", "midnight"), default="paced",
+        help="paced: started as due, at most --window unfinished; midnight: all asleep "
+        "beforehand, woken at one moment",
+    )  # fmt: skip
     options = parser.parse_args()
     asyncio.run(
         run(options.contracts, options.workers, options.concurrency, options.window,
-            not options.no_bare, options.statements)
+            not options.no_bare, options.statements, options.wake == "midnight")
     )  # fmt: skip
 
 
