@@ -15,7 +15,6 @@ import asyncio
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,14 +30,13 @@ from temporalio.client import Client  # noqa: E402
 from api.workflow_starts import start_contract_workflow  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.models import OutboxMessage, SepaDebit  # noqa: E402
-from devstack.fleet import seed_fleet  # noqa: E402
+from devstack.fleet import build_sepa_files, seed_fleet  # noqa: E402
 from devstack.processes import free_port, spawn, stop  # noqa: E402
 from devstack.stack import Stack, cpu_seconds, memory_mb  # noqa: E402
 from devstack.temporal import TemporalDevServer  # noqa: E402
 from domain.berlin_time import berlin_date  # noqa: E402
 from temporal_client import connect  # noqa: E402
-from workflows.models import SepaBatchInput  # noqa: E402
-from workflows.print_batch import SepaBatchWorkflow  # noqa: E402
+from workflows.models import SepaBatchResult  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 PARTS = ("worker", "temporal", "postgres", "smtp sink")
@@ -230,14 +228,7 @@ async def run(
             "chain", n, nothing if midnight else start, finished, n if midnight else window,
             concurrency,
         )  # fmt: skip
-        async with factory() as session:  # the file is built the business day before
-            first = (
-                await session.execute(select(func.min(SepaDebit.collection_date)))
-            ).scalar_one()
-        batch = await client.execute_workflow(
-            SepaBatchWorkflow.run, SepaBatchInput(day=first - timedelta(days=1)),
-            id=f"bench-sepa-{uuid.uuid4()}", task_queue=settings.temporal_task_queue,
-        )  # fmt: skip
+        files = await build_sepa_files(client, factory, settings.temporal_task_queue)
         wall = time.monotonic() - started
         machine = machine_share(machine_before, psutil.cpu_times())
         pids = stack.pids()
@@ -257,7 +248,7 @@ async def run(
         finished_ago = time.monotonic() - started
         latencies = [finished_ago + float(x) for x in sent_at]
         sqlite = sum(p.stat().st_size for p in stack.work.glob("temporal.sqlite*"))
-        report(n, workers, wall, ceiling, latencies, batch.transactions, before, after, peak,
+        report(n, workers, wall, ceiling, latencies, files, before, after, peak,
                peak_worker, db_size, sqlite, today, machine)  # fmt: skip
     finally:
         await asyncio.to_thread(stack.stop)
@@ -273,7 +264,7 @@ def machine_share(before: Any, after: Any) -> dict[str, float]:
 
 def report(
     n: int, workers: int, wall: float, ceiling: float | None, latencies: list[float],
-    debits: int, before: dict, after: dict, peak: dict, peak_worker: float, db_size: int,
+    files: list[SepaBatchResult], before: dict, after: dict, peak: dict, peak_worker: float, db_size: int,
     sqlite: int, today: date, machine: dict[str, float],
 ) -> None:  # fmt: skip
     rate = n / wall
@@ -285,7 +276,8 @@ def report(
         print(f"bare Temporal ceiling   {ceiling:.1f} per second -> ratio {rate / ceiling:.2f}")
     print(f"due-to-mail latency     p50 {percentile(latencies, 0.5):.1f} s, "
           f"p95 {percentile(latencies, 0.95):.1f} s")  # fmt: skip
-    print(f"SEPA file               {debits} debits in one pain.008")
+    debits = sum(built.transactions for built in files)
+    print(f"SEPA files              {debits} debits in {len(files)} pain.008")
     for part in PARTS:
         cpu = after[part] - before[part]
         print(f"{part:<10} CPU {cpu:7.1f} s ({1000 * cpu / n:4.0f} ms/invoice)   "

@@ -12,18 +12,27 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.workflow_starts import start_contract_workflow
 from cli import DEMO_CATALOG
 from db.catalog import load_catalog, read_catalog_file
-from db.models import Contract, ContractVersion, Customer
+from db.models import Contract, ContractVersion, Customer, SepaDebit
 from domain.calendar import add_months
-from workflows.models import ContractState, ContractStatus, GridChangeModel, TermsModel
+from workflows.models import (
+    ContractState,
+    ContractStatus,
+    GridChangeModel,
+    SepaBatchInput,
+    SepaBatchResult,
+    TermsModel,
+)
+from workflows.print_batch import SepaBatchWorkflow
 
 IBAN = "DE02120300000000202051"
 BIC = "BYLADEM1001"
@@ -130,3 +139,32 @@ async def start_fleet(
             await start_contract_workflow(client, task_queue, member.contract, member.state)
 
     await asyncio.gather(*(start(member) for member in fleet))
+
+
+async def build_sepa_files(
+    client: Client, factory: async_sessionmaker[AsyncSession], task_queue: str
+) -> list[SepaBatchResult]:
+    """The fleet's pain.008 files as the daily SEPA schedule builds them: one for each day
+    from the day before the first collection date to the day before the last. A billing
+    run across midnight (German time) registers debits for two collection dates."""
+    async with factory() as session:
+        first, last = (
+            await session.execute(
+                select(func.min(SepaDebit.collection_date), func.max(SepaDebit.collection_date))
+            )
+        ).one()
+    files: list[SepaBatchResult] = []
+    for day in sepa_file_days(first, last) if first else []:
+        built = await client.execute_workflow(
+            SepaBatchWorkflow.run, SepaBatchInput(day=day), id=f"fleet-sepa-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )  # fmt: skip
+        if built.batch_id is not None:
+            files.append(built)
+    return files
+
+
+def sepa_file_days(first: date, last: date) -> list[date]:
+    """The days whose SEPA files hold debits collected from ``first`` to ``last``: each day's
+    file takes what is due by the next business day, so the day before each date will do."""
+    return [first + timedelta(days=n) for n in range(-1, (last - first).days)]
