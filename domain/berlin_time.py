@@ -30,3 +30,9 @@ def berlin_midnight(day: date) -> datetime:
     """The UTC instant at which ``day`` begins in Germany."""
     guess = datetime.combine(day, time(0), UTC) - timedelta(hours=1)
     return datetime.combine(day, time(0), UTC) - berlin_offset(guess)
+
+
+def berlin_today() -> date:
+    """Today in Germany by the machine's clock, for code outside workflows (the API): the
+    machine's own date is UTC's, a day behind from 00:00 to 01:00 (02:00 in summer)."""
+    return berlin_date(datetime.now(UTC))

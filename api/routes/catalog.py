@@ -15,6 +15,7 @@ from api.errors import conflict
 from config import Role
 from db.catalog import CatalogDoc, CatalogError, LoadResult, load_catalog
 from db.models import PriceList, PriceVersion, Product, Tld
+from domain.berlin_time import berlin_today
 
 router = APIRouter(tags=["catalog"])
 
@@ -65,7 +66,7 @@ async def get_catalog(
         bool, Query(description="all price versions, not only those in force")
     ] = False,
 ) -> CatalogOut:
-    day = as_of or date.today()
+    day = as_of or berlin_today()
     lists = (await session.execute(select(PriceList).order_by(PriceList.code))).scalars().all()
     products = (await session.execute(select(Product).order_by(Product.code))).scalars().all()
     versions = (

@@ -36,6 +36,7 @@ from db.contracts import version_in_force
 from db.driver import driver_of, driver_transaction, insert_row
 from db.idempotency import fingerprint
 from db.models import Contract, ContractVersion, Customer, Product, WorkflowStart
+from domain.berlin_time import berlin_today
 from domain.calendar import add_months
 from workflows.contract import ContractWorkflow
 from workflows.models import (
@@ -152,7 +153,7 @@ def contract_view(contract: Contract, day: date, version: ContractVersion | None
 
 
 def _default_day(contract: Contract) -> date:
-    return max(contract.start_date, date.today())
+    return max(contract.start_date, berlin_today())
 
 
 async def contract_out(
@@ -322,7 +323,7 @@ async def change_contract(
     assert customer is not None
     try:
         await _check_items(
-            await driver_of(session), body.items, date.today(), customer.price_list_code
+            await driver_of(session), body.items, berlin_today(), customer.price_list_code
         )
     except FieldError as error:
         raise error.to_http() from None

@@ -19,6 +19,7 @@ from config import Role
 from db.idempotency import fingerprint
 from db.invoices import CREDIT_NOTE, INVOICE, invoice_by_number, issue_credit_note, lines_of
 from db.models import Contract, Invoice, InvoiceDocument, Receivable
+from domain.berlin_time import berlin_today
 from temporal_client import start_invoice_workflow
 from workflows.models import InvoiceWorkflowInput
 
@@ -261,7 +262,7 @@ async def create_credit_note(
         try:
             note, created = await issue_credit_note(
                 session, original=original, credits=credits, reason=body.reason,
-                credit_key=f"{number}:{key}", issue_date=date.today(), settings=settings,
+                credit_key=f"{number}:{key}", issue_date=berlin_today(), settings=settings,
             )  # fmt: skip
         except ValueError as error:
             raise FieldError(("lines",), str(error)).to_http() from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from config import PROJECT_ROOT
 from db.models import Invoice
+from domain.berlin_time import berlin_date
 from tests.factories import business_body, consumer_body, contract_body, create_customer
 from tests.helpers import auth, eventually, record_history
 
@@ -147,6 +148,7 @@ async def test_credit_notes(
     invoice = await first_invoice(api, await create_customer(api))
     number = invoice["number"]
     path = f"/v1/invoices/{number}/credit-notes"
+    before = berlin_date(datetime.now(UTC))
     partial = await api.post(
         path,
         json={"reason": "Kulanz", "lines": [{"position": 2, "net_cents": 300}]},
@@ -154,6 +156,10 @@ async def test_credit_notes(
     )
     assert partial.status_code == 201, partial.text
     credit = partial.json()
+    # dated by the German calendar, as invoices are (from 00:00 to 01:00 German winter
+    # time the machine's UTC date is still the day before)
+    german_days = {before.isoformat(), berlin_date(datetime.now(UTC)).isoformat()}
+    assert credit["issue_date"] in german_days
     # 3.00 net at 19 %: VAT 0.57
     assert (
         credit["type_code"],
