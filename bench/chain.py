@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from devstack.fleet import build_sepa_files, seed_fleet  # noqa: E402
 from devstack.processes import free_port, spawn, stop  # noqa: E402
 from devstack.stack import Stack, cpu_seconds, memory_mb  # noqa: E402
 from devstack.temporal import TemporalDevServer  # noqa: E402
-from domain.berlin_time import berlin_date  # noqa: E402
+from domain.berlin_time import berlin_today  # noqa: E402
 from temporal_client import connect  # noqa: E402
 from workflows.models import SepaBatchResult  # noqa: E402
 
@@ -177,7 +177,7 @@ async def run(
         settings = stack.settings()
         engine = make_engine(settings.database_url, 5)
         factory = make_session_factory(engine)
-        today = berlin_date(datetime.now(UTC))
+        today = berlin_today()
         fleet = await seed_fleet(factory, n, today)
         sepa_count = sum(1 for member in fleet if member.sepa)
         ceiling = (

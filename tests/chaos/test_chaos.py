@@ -14,7 +14,6 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from db.engine import make_engine, make_session_factory
 from db.models import Invoice, OutboxMessage, SepaBatch, SepaDebit
 from devstack.fleet import build_sepa_files, seed_fleet, start_fleet
 from devstack.stack import Stack
-from domain.berlin_time import berlin_date
+from domain.berlin_time import berlin_today
 from temporal_client import connect
 from workflows.search_attributes import INVOICE_STATUS
 
@@ -66,7 +65,7 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
     factory = make_session_factory(engine)
     try:
         settings = stack.settings()
-        today = berlin_date(datetime.now(UTC))
+        today = berlin_today()
         fleet = await seed_fleet(factory, CONTRACTS, today)
         sepa_count = sum(1 for member in fleet if member.sepa)
         stack.start_workers()
