@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from config import PROJECT_ROOT, get_settings
+from domain.berlin_time import berlin_today
 
 DEMO_CATALOG = PROJECT_ROOT / "catalog" / "demo.yaml"
 
@@ -175,7 +176,7 @@ def load_demo(api: str) -> None:
     status, body = _call(api, "/v1/admin/catalog", admin, doc)
     if status != 200:
         sys.exit(f"demo catalog refused ({status}): {body}")
-    for customer, contracts in demo_customers(date.today()):
+    for customer, contracts in demo_customers(berlin_today()):
         status, created = _call(api, "/v1/customers", crm, customer)
         if status not in (200, 201):
             sys.exit(f"demo customer refused ({status}): {created}")

@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from db.models import Contract, WorkflowStart  # noqa: E402
 from devstack.children import spawn_api  # noqa: E402
 from devstack.processes import free_port, port_open, stop, wait_until  # noqa: E402
 from devstack.stack import Stack, cpu_seconds  # noqa: E402
+from domain.berlin_time import berlin_today  # noqa: E402
 
 CRM = {"Authorization": "Bearer dev-crm-key"}
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
@@ -53,7 +53,7 @@ def contract_request(i: int, customers: list[str]) -> tuple[str, dict[str, Any]]
     body = {
         "crm_reference": f"L-K-{uuid.uuid4().hex[:12]}",
         "customer_id": customers[i % len(customers)],
-        "start_date": date.today().isoformat(),
+        "start_date": berlin_today().isoformat(),
         "items": [{"product_code": "hosting-s-monthly", "domain": f"last{i}.de"}],
     }
     return f"load-{uuid.uuid4()}", body

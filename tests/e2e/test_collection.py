@@ -28,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Customer, Receivable, SepaDebit, SepaMandate
 from devstack.smtp_sink import MailSink
 from documents.pain008 import XSD
+from domain.berlin_time import berlin_today
 from domain.target2 import next_business_day, on_or_after
 from tests.camt_files import Entry, camt053, camt054
 from tests.factories import (
@@ -45,7 +46,7 @@ from workflows.search_attributes import INVOICE_STATUS
 
 pytestmark = pytest.mark.usefixtures("catalog", "worker")
 
-FIRST = date.today().replace(day=1)
+FIRST = berlin_today().replace(day=1)
 HOSTING = [{"product_code": "hosting-m-monthly", "domain": "inkasso.de"}]
 GROSS = 1998  # 9.99 hosting M + 9.99 setup, consumer list (gross); business: 8.39 + 8.39 + 19 %
 
@@ -141,7 +142,7 @@ async def test_on_time_debit_is_collected_once_and_paid(
     debit = await eventually(lambda: debit_of(session_factory, number), lambda d: d is not None, 30)
     assert debit is not None and debit.end_to_end_id == number and debit.amount_cents == GROSS
     due = date.fromisoformat(invoice["payment"]["debit_date"])
-    assert debit.collection_date == on_or_after(max(due, next_business_day(date.today())))
+    assert debit.collection_date == on_or_after(max(due, next_business_day(berlin_today())))
 
     day = debit.collection_date - timedelta(days=1)
     batch = await temporal_env.client.execute_workflow(
@@ -223,7 +224,7 @@ async def test_am04_return_is_presented_again_then_paid(
         lambda: debit_of(session_factory, number, 2), lambda d: d is not None, 30
     )
     assert second is not None and second.end_to_end_id == f"{number}-2"
-    assert second.collection_date >= date.today() + timedelta(days=7)
+    assert second.collection_date >= berlin_today() + timedelta(days=7)
     notices = await eventually(
         lambda: asyncio.sleep(0, [m for m in mails_about(mail_sink, number) if "notice-represent" in m["Message-ID"]]),
         bool, 20,
@@ -320,7 +321,7 @@ async def test_partial_payment_over_payment_unmatched_line_and_bad_statement(
     await eventually(
         lambda: receivable(session_factory, two["number"]), lambda r: r is not None, 30
     )
-    day = date.today()
+    day = berlin_today()
     statement = camt053(f"S-{uuid.uuid4().hex[:8]}", [
         Entry(1000, day, remittance=f"Rechnung {one['number']} Teilzahlung"),
         Entry(GROSS + 500, day, remittance=f"{two['number']}"),
@@ -380,7 +381,7 @@ async def test_no_payment_walks_the_ladder_suspends_and_payment_resumes(
     due = date.fromisoformat(invoice["due_date"])
     assert due == date.fromisoformat(invoice["issue_date"]) + timedelta(days=14)
     handle = await handed_over(temporal_env, number)
-    await temporal_env.fast_forward(handle, timedelta(days=(due - date.today()).days + 50))
+    await temporal_env.fast_forward(handle, timedelta(days=(due - berlin_today()).days + 50))
     contract_id = invoice["contract"]["id"]
 
     async def contract_status() -> str:
@@ -414,7 +415,7 @@ async def test_no_payment_walks_the_ladder_suspends_and_payment_resumes(
     state = (await api.get(f"/v1/contracts/{contract_id}/state", headers=auth("support"))).json()
     assert state["dunning_level"] >= 3
     await import_file(
-        api, camt053(f"S-{uuid.uuid4().hex[:8]}", [Entry(GROSS, date.today(), remittance=number)])
+        api, camt053(f"S-{uuid.uuid4().hex[:8]}", [Entry(GROSS, berlin_today(), remittance=number)])
     )
     assert await eventually(contract_status, lambda s: s == "active", 30) == "active"
     state = (await api.get(f"/v1/contracts/{contract_id}/state", headers=auth("support"))).json()
@@ -433,7 +434,7 @@ async def test_business_default_is_handed_over_to_collection(
     number = invoice["number"]
     due = date.fromisoformat(invoice["due_date"])
     handle = await handed_over(temporal_env, number)
-    await temporal_env.fast_forward(handle, timedelta(days=(due - date.today()).days + 80))
+    await temporal_env.fast_forward(handle, timedelta(days=(due - berlin_today()).days + 80))
     assert (
         await eventually(
             lambda: invoice_status(temporal_env, number), lambda s: s == "collection", 30
@@ -472,7 +473,7 @@ async def test_a_dispute_pauses_the_ladder(
         headers=auth("support"),
     )  # fmt: skip
     assert disputed.status_code == 200, disputed.text
-    await temporal_env.fast_forward(handle, timedelta(days=(due - date.today()).days + 30))
+    await temporal_env.fast_forward(handle, timedelta(days=(due - berlin_today()).days + 30))
     assert (
         await eventually(lambda: invoice_status(temporal_env, number), lambda s: s == "disputed")
         == "disputed"
@@ -487,7 +488,7 @@ async def test_a_mandate_unused_for_36_months_lapses(
     temporal_env: WorkflowEnvironment,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    signed = date.today() - timedelta(days=3 * 365 + 30)  # more than 36 months ago, never used
+    signed = berlin_today() - timedelta(days=3 * 365 + 30)  # more than 36 months ago, never used
     mandate = {**consumer_body()["sepa_mandate"], "signed_on": signed.isoformat()}
     mandate["mandate_reference"] = f"OLD-{uuid.uuid4().hex[:10]}"
     invoice = await issued(api, await create_customer(api, consumer_body(sepa_mandate=mandate)))

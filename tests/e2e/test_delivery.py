@@ -29,13 +29,14 @@ from config import Settings
 from db.models import OutboxMessage, PostalItem
 from devstack.processes import free_port
 from devstack.smtp_sink import MailSink
+from domain.berlin_time import berlin_today
 from tests.factories import business_body, consumer_body, contract_body, create_customer
 from tests.helpers import auth, eventually
 from worker import running_worker
 from workflows.models import PrintBatchInput, SendDocumentInput
 from workflows.print_batch import PrintBatchWorkflow
 
-FIRST = date.today().replace(day=1)
+FIRST = berlin_today().replace(day=1)
 HOSTING = [{"product_code": "hosting-m-monthly", "domain": "zustellung.de"}]
 
 

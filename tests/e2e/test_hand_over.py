@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
 from email.message import Message
 from typing import Any
 
@@ -26,6 +25,7 @@ from activities.provisioning import RecordingProvisioner
 from config import Settings
 from db.models import OutboxMessage, SepaDebit
 from devstack.smtp_sink import MailSink
+from domain.berlin_time import berlin_today
 from tests.camt_files import Entry, camt054
 from tests.e2e.test_collection import import_file, invoice_status, mails_about
 from tests.factories import contract_body, create_customer
@@ -36,7 +36,7 @@ from workflows.models import BillPeriodInput, NumberInput
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
-FIRST = date.today().replace(day=1)
+FIRST = berlin_today().replace(day=1)
 HOSTING = [{"product_code": "hosting-m-monthly", "domain": "vorab.de"}]
 GROSS = 1998  # 9.99 hosting M + 9.99 setup, consumer list prices (gross)
 
@@ -59,7 +59,7 @@ async def test_a_booking_before_the_hand_over_sends_debits_and_starts_nothing_tw
     contracts = ContractActivities(session_factory, RecordingProvisioner(session_factory), settings)
     billed = await steps.run(
         contracts.bill_period,
-        BillPeriodInput(contract_id=contract["id"], due=FIRST, issued_on=date.today()),
+        BillPeriodInput(contract_id=contract["id"], due=FIRST, issued_on=berlin_today()),
     )
     number = billed.invoice_number
     assert number is not None
@@ -69,7 +69,7 @@ async def test_a_booking_before_the_hand_over_sends_debits_and_starts_nothing_tw
 
     # The customer pays before the hand-over: the booking starts the invoice's workflow.
     statement = camt054(
-        f"N-{uuid.uuid4().hex[:8]}", [Entry(GROSS, date.today(), end_to_end_id=number)]
+        f"N-{uuid.uuid4().hex[:8]}", [Entry(GROSS, berlin_today(), end_to_end_id=number)]
     )
     assert (await import_file(api, statement)).json()["booked"] == 1
 

@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ from api.idempotency import STALE_AFTER, digest
 from cli import DEMO_CATALOG
 from db.catalog import read_catalog_file
 from db.models import BankLine, ContractVersion, IdempotentRequest, utcnow
+from domain.berlin_time import berlin_today
 from tests.camt_files import Entry, camt053
 from tests.e2e.test_collection import import_file, issued, receivable
 from tests.factories import consumer_body, contract_body, create_customer
@@ -48,7 +49,7 @@ class Call:
 
 async def _contract(api: httpx.AsyncClient) -> dict[str, Any]:
     customer = await create_customer(api, consumer_body())
-    body = contract_body(customer["id"], start_date=date.today().isoformat(),
+    body = contract_body(customer["id"], start_date=berlin_today().isoformat(),
                          items=[{"product_code": "hosting-s-monthly", "domain": "key.de"}])  # fmt: skip
     contract = (await api.post("/v1/contracts", json=body, headers=auth("crm"))).json()
 
@@ -113,7 +114,7 @@ async def _dispute(api: httpx.AsyncClient, factory: Factory) -> tuple[Call, Call
 
 
 async def _statements(api: httpx.AsyncClient, factory: Factory) -> tuple[Call, Call]:
-    day = date.today()
+    day = berlin_today()
     return (
         Call("/v1/bank-statements", content=_statement(Entry(1234, day, remittance="?"))),
         Call("/v1/bank-statements", content=_statement(Entry(4321, day, remittance="?"))),
@@ -123,7 +124,7 @@ async def _statements(api: httpx.AsyncClient, factory: Factory) -> tuple[Call, C
 async def _assignment(api: httpx.AsyncClient, factory: Factory) -> tuple[Call, Call]:
     invoice = await _invoice(api, factory)
     marker = f"key-{uuid.uuid4().hex[:8]}"
-    response = await import_file(api, _statement(Entry(500, date.today(), remittance=marker)))
+    response = await import_file(api, _statement(Entry(500, berlin_today(), remittance=marker)))
     assert response.status_code == 200, response.text
     async with factory() as session:
         line_id = (

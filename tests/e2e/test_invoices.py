@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from config import PROJECT_ROOT
 from db.models import Invoice
-from domain.berlin_time import berlin_date
+from domain.berlin_time import berlin_date, berlin_today
 from tests.factories import business_body, consumer_body, contract_body, create_customer
 from tests.helpers import auth, eventually, record_history
 
 pytestmark = pytest.mark.usefixtures("catalog", "worker")
 
 VALIDATOR = PROJECT_ROOT.parent / "shared" / "tools" / "validate_einvoice.py"
-FIRST = date.today().replace(day=1)  # a contract from the 1st is billed at once
+FIRST = berlin_today().replace(day=1)  # a contract from the 1st is billed at once
 HOSTING = [{"product_code": "hosting-m-monthly", "domain": "rechnung.de"}]
 
 
@@ -96,7 +96,7 @@ async def test_tax_matrix_and_valid_e_invoices(
     invoice = await first_invoice(api, customer)
     assert (invoice["net_cents"], invoice["tax_cents"], invoice["gross_cents"]) == (net, tax, gross)
     assert invoice["tax_category"] == category
-    assert invoice["number"].startswith(f"RE-{date.today().year}-")
+    assert invoice["number"].startswith(f"RE-{berlin_today().year}-")
     assert sum(line["net_cents"] for line in invoice["lines"]) == net
     assert invoice["service_start"] == FIRST.isoformat()
 
@@ -171,7 +171,7 @@ async def test_credit_notes(
         number,
         invoice["issue_date"],
     )
-    assert credit["number"].startswith(f"GS-{date.today().year}-")
+    assert credit["number"].startswith(f"GS-{berlin_today().year}-")
     repeat = await api.post(
         path,
         json={"reason": "Kulanz", "lines": [{"position": 2, "net_cents": 300}]},

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
 import httpx
@@ -26,13 +25,14 @@ from activities.recent import Recent
 from config import Settings
 from db.invoices import IssuedInvoice
 from db.models import Receivable, SepaDebit
+from domain.berlin_time import berlin_today
 from tests.factories import contract_body, create_customer
 from tests.helpers import auth
 from workflows.models import BillPeriodInput, NumberInput, RenderInvoiceInput, RepresentInput
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
-FIRST = date.today().replace(day=1)
+FIRST = berlin_today().replace(day=1)
 HOSTING = [{"product_code": "hosting-m-monthly", "domain": "recent.de"}]
 GROSS = 999 + 999  # hosting M and its setup fee, consumer list prices (gross)
 
@@ -70,7 +70,7 @@ async def test_render_receivable_and_debit_reuse_the_invoice_billing_just_issued
     steps = ActivityEnvironment()
     billed = await steps.run(
         contracts.bill_period,
-        BillPeriodInput(contract_id=contract["id"], due=FIRST, issued_on=date.today()),
+        BillPeriodInput(contract_id=contract["id"], due=FIRST, issued_on=berlin_today()),
     )
     number = billed.invoice_number
     assert number is not None and issued.get(number) is not None

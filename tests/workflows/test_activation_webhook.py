@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
+from domain.berlin_time import berlin_today
 from tests.factories import contract_body, create_customer
 from tests.helpers import auth, eventually
 from tests.platform import Platform
@@ -24,7 +23,7 @@ async def test_activation_via_webhook_and_support_view(
     webhook = settings.model_copy(update={"provisioning_webhook_url": platform.url})
     async with running_worker(webhook, temporal_env.client):
         customer = await create_customer(api)
-        start = date.today().replace(day=1)
+        start = berlin_today().replace(day=1)
         body = contract_body(customer["id"], start_date=start.isoformat())
         contract = (await api.post("/v1/contracts", json=body, headers=auth("crm"))).json()
         path = f"/v1/contracts/{contract['id']}/state"
@@ -35,7 +34,7 @@ async def test_activation_via_webhook_and_support_view(
 
         state = await eventually(view, lambda v: v.get("periods_billed", 0) >= 1)
         assert state["status"] == "active" and state["periods_billed"] == 1
-        assert state["next_billing_date"] > date.today().isoformat()
+        assert state["next_billing_date"] > berlin_today().isoformat()
         assert state["dunning_level"] == 0 and state["rejected_requests"] == []
 
     [request] = platform.requests
@@ -46,7 +45,7 @@ async def test_activation_via_webhook_and_support_view(
     query = (
         f"ExecutionStatus = 'Running' AND CustomerId = '{customer['id']}' "
         "AND ContractStatus = 'active' "
-        f"AND DunningLevel = 0 AND NextBillingDate > '{date.today().isoformat()}T00:00:00Z'"
+        f"AND DunningLevel = 0 AND NextBillingDate > '{berlin_today().isoformat()}T00:00:00Z'"
     )
     found = await eventually(lambda: temporal_env.client.count_workflows(query), lambda c: c.count)
     assert found.count == 1

@@ -16,6 +16,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import BillingEntry, ContractVersion, ProvisioningRequest
+from domain.berlin_time import berlin_today
 from tests.factories import business_body, contract_body, create_customer
 from tests.helpers import auth, eventually, record_history
 from workflows.contract import ContractWorkflow
@@ -97,7 +98,7 @@ async def test_backdated_contract_catches_up_every_period_in_order(
     temporal_env: WorkflowEnvironment,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    today = date.today()
+    today = berlin_today()
     start = (
         date(today.year - 1, today.month, 1)
         if today.day > 1
