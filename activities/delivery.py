@@ -89,10 +89,17 @@ class SmtpMailer:
         try:
             client = await self._checkout()
             sender, recipients = envelope(message)
-            if sender.isascii() and all(address.isascii() for address in recipients):
-                _, reply = await client.sendmail(sender, recipients, wire_bytes(message))
-            else:  # SMTPUTF8: aiosmtplib negotiates it
-                _, reply = await client.send_message(message)
+            utf8 = not (sender.isascii() and all(address.isascii() for address in recipients))
+            if utf8 and not client.supports_extension("smtputf8"):
+                raise PermanentDeliveryError(
+                    "the mail server does not offer SMTPUTF8, which a non-ASCII address needs"
+                )
+            _, reply = await client.sendmail(
+                sender,
+                recipients,
+                wire_bytes(message, utf8=utf8),
+                mail_options=["SMTPUTF8"] if utf8 else [],
+            )
         except BaseException as error:
             if client is not None:
                 client.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,7 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
 
-from activities.delivery import SmtpMailer
+from activities.delivery import PermanentDeliveryError, SmtpMailer
 from config import Settings, SmtpSecurity
 from devstack.processes import free_port
 from devstack.smtp_sink import EmlWriter
@@ -151,6 +153,11 @@ async def test_one_connection_carries_many_mails_and_an_idle_one_is_replaced(
     assert len(set(handler.peers[:3])) == 1 and handler.peers[3] != handler.peers[0]
 
 
+def delivered_bytes(directory: Path) -> list[bytes]:
+    """The mails the sink wrote, in the order they arrived."""
+    return [path.read_bytes() for path in sorted(directory.glob("*.eml"))]
+
+
 class EnvelopeRecorder(EmlWriter):
     """Also records each accepted mail's envelope and MAIL options."""
 
@@ -189,3 +196,36 @@ async def test_the_envelope_comes_from_the_headers_and_a_non_ascii_address_gets_
         ("billing@faktura.example", ["kunde@example.org"], False),
         ("billing@faktura.example", ["zoë@exämple.org"], True),
     ]
+    raw = delivered_bytes(tmp_path)
+    # UTF-8 headers (RFC 6532): the stdlib parses them from text, not from bytes
+    delivered = [email.message_from_string(b.decode(), policy=email.policy.default) for b in raw]
+    # RFC 6532: under SMTPUTF8 the address goes in the header as UTF-8; an RFC 2047 encoded
+    # word is not allowed in an address, and a mail program would not show the recipient.
+    assert [m["To"].addresses[0].addr_spec for m in delivered] == [
+        "kunde@example.org",
+        "zoë@exämple.org",
+    ]
+    assert "To: zoë@exämple.org".encode() in raw[1]
+    assert [str(m["Subject"]) for m in delivered] == ["Ihre Rechnung"] * 2
+
+
+async def test_a_non_ascii_address_without_smtputf8_is_a_permanent_failure(
+    tmp_path: Path,
+) -> None:
+    """A server without SMTPUTF8 cannot take the address at all: the mail is refused for good
+    (the invoice then goes by post) instead of being retried, and nothing is sent."""
+    handler = EnvelopeRecorder(tmp_path)
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
+    controller.start()
+    try:
+        settings = Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=controller.port,
+                            smtp_security=SmtpSecurity.NONE)  # fmt: skip
+        content = MailContent(recipient="zoë@exämple.org", subject="Ihre Rechnung", text="Hallo",
+                              html="<p>Hallo</p>")  # fmt: skip
+        message = build_message(content, sender="billing@faktura.example", msgid="<u@x>",
+                                now=datetime(2026, 11, 26, tzinfo=UTC))  # fmt: skip
+        with pytest.raises(PermanentDeliveryError, match="SMTPUTF8"):
+            await SmtpMailer(settings).send(message)
+    finally:
+        controller.stop()
+    assert handler.envelopes == []
