@@ -14,7 +14,6 @@ import asyncio
 import collections
 import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -32,6 +31,7 @@ from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.models import Contract, WorkflowStart  # noqa: E402
 from devstack.children import spawn_api  # noqa: E402
 from devstack.processes import free_port, port_open, stop, wait_until  # noqa: E402
+from devstack.scratch import scratch_directory  # noqa: E402
 from devstack.stack import Stack, cpu_seconds  # noqa: E402
 from domain.berlin_time import berlin_today  # noqa: E402
 
@@ -59,8 +59,8 @@ def contract_request(i: int, customers: list[str]) -> tuple[str, dict[str, Any]]
     return f"load-{uuid.uuid4()}", body
 
 
-async def run(n: int, concurrency: int, processes: int) -> None:
-    stack = Stack(Path(tempfile.mkdtemp(prefix="faktura-load-")), workers=0)
+async def run(n: int, concurrency: int, processes: int, work: Path) -> None:
+    stack = Stack(work, workers=0)
     await asyncio.to_thread(stack.start)
     port = free_port()
     api = spawn_api(
@@ -158,8 +158,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--api-processes", type=int, default=1, help="uvicorn --workers")
+    parser.add_argument("--keep", action="store_true", help="keep the run's files (logs, DB)")
     options = parser.parse_args()
-    asyncio.run(run(options.requests, options.concurrency, options.api_processes))
+    with scratch_directory("faktura-load-", keep=options.keep) as work:
+        asyncio.run(run(options.requests, options.concurrency, options.api_processes, work))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
@@ -32,6 +31,7 @@ from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.models import OutboxMessage, SepaDebit  # noqa: E402
 from devstack.fleet import build_sepa_files, seed_fleet  # noqa: E402
 from devstack.processes import free_port, spawn, stop  # noqa: E402
+from devstack.scratch import scratch_directory  # noqa: E402
 from devstack.stack import Stack, cpu_seconds, memory_mb  # noqa: E402
 from devstack.temporal import TemporalDevServer  # noqa: E402
 from domain.berlin_time import berlin_today  # noqa: E402
@@ -168,9 +168,8 @@ async def statements_per_invoice(factory: async_sessionmaker, n: int, top: int =
 
 async def run(
     n: int, workers: int, concurrency: int, window: int, bare: bool, statements: bool,
-    midnight: bool,
+    midnight: bool, work: Path,
 ) -> None:  # fmt: skip
-    work = Path(tempfile.mkdtemp(prefix="faktura-bench-"))
     stack = Stack(work, workers=workers, count_statements=statements)
     await asyncio.to_thread(stack.start)
     try:
@@ -305,11 +304,13 @@ def main() -> None:
         help="paced: started as due, at most --window unfinished; midnight: all asleep "
         "beforehand, woken at one moment",
     )  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the run's files (logs, DBs)")
     options = parser.parse_args()
-    asyncio.run(
-        run(options.contracts, options.workers, options.concurrency, options.window,
-            not options.no_bare, options.statements, options.wake == "midnight")
-    )  # fmt: skip
+    with scratch_directory("faktura-bench-", keep=options.keep) as work:
+        asyncio.run(
+            run(options.contracts, options.workers, options.concurrency, options.window,
+                not options.no_bare, options.statements, options.wake == "midnight", work)
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

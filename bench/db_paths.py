@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from db.migrate import upgrade  # noqa: E402
 from db.models import Customer, OutboxMessage, PriceList  # noqa: E402
 from devstack.postgres import EmbeddedPostgres  # noqa: E402
 from devstack.processes import free_port  # noqa: E402
+from devstack.scratch import scratch_directory  # noqa: E402
 
 OUTBOX_INSERT = (
     "INSERT INTO outbox_message (purpose, reference, customer_id, message_id, recipient,"
@@ -102,15 +102,15 @@ async def measure(url: str, n: int) -> None:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    work = Path(tempfile.mkdtemp(prefix="faktura-db-paths-"))
-    postgres = EmbeddedPostgres(work / "postgres", free_port(), fast_and_unsafe=True)
-    postgres.start(work / "postgres.log")
-    try:
-        url = postgres.create_database("bench")
-        upgrade(url)
-        asyncio.run(measure(url, n))
-    finally:
-        postgres.stop()
+    with scratch_directory("faktura-db-paths-") as work:
+        postgres = EmbeddedPostgres(work / "postgres", free_port(), fast_and_unsafe=True)
+        postgres.start(work / "postgres.log")
+        try:
+            url = postgres.create_database("bench")
+            upgrade(url)
+            asyncio.run(measure(url, n))
+        finally:
+            postgres.stop()
 
 
 if __name__ == "__main__":
