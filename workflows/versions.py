@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-SHAPE = 1
+SHAPE = 2
 
 # patch id -> the first shape that has the change on without asking
 IN_SHAPE = {
@@ -26,6 +26,7 @@ IN_SHAPE = {
     "new-run-after-change": 1,
     "hand-over-invoices": 1,
     "one-step-hand-over": 1,
+    "short-runs": 2,
 }
 
 

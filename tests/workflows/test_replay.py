@@ -32,7 +32,7 @@ def test_the_corpus_covers_the_workflow() -> None:
     names = {path.name.rsplit("-", 1)[0] for path in FILES if path.parent == HISTORIES}
     assert {
         "catch-up", "plan-changes", "ordinary-cancellation", "signals", "invoice",
-        "invoice-dunning", "invoice-debit", "contract-dunning",
+        "invoice-dunning", "invoice-debit", "contract-dunning", "monthly-runs",
     } <= names  # fmt: skip
     events = set()
     for text in TEXTS.values():
@@ -58,7 +58,9 @@ def test_the_newest_histories_have_this_shape_and_no_patch_markers() -> None:
         assert _start_input(text).get("shape") == SHAPE, name
         assert _patch_ids(text) == set(), name
     handing_over = {name for name, text in newest.items() if HAND_OVER_STEP in _local_steps(text)}
-    assert {"catch-up-2", "plan-changes-1", "contract-dunning-1"} <= handing_over
+    assert {"catch-up", "plan-changes", "contract-dunning"} <= {
+        name.rsplit("-", 1)[0] for name in handing_over
+    }
     assert _start_input(newest["invoice-dunning-1"])["handed_over"]["receivable"]
 
 
@@ -70,15 +72,39 @@ def test_the_corpus_before_shapes_asked_for_every_patch() -> None:
     assert {"local-steps", "issue-invoices", "hand-over-invoices", "one-step-hand-over"} <= before
 
 
+def test_runs_before_short_runs_lasted_twelve_rounds_and_now_three() -> None:
+    """The code must still replay a run that continued as new after twelve billed periods
+    (before the patch short-runs); runs of this shape do so once they billed three (a
+    catch-up bills every due period first)."""
+    billed = {name: _billed_before_new_run(text) for name, text in TEXTS.items()}
+    assert 12 in {b for n, b in billed.items() if n.startswith("before-short-runs/")}
+    newest = {b for n, b in billed.items() if n.startswith("monthly-runs-") and b is not None}
+    assert 3 in newest and min(newest) >= 3
+
+
+def _billed_before_new_run(text: str) -> int | None:
+    """Periods billed in a run that ended with continue-as-new (None for other runs)."""
+    if json.loads(text)["events"][-1]["eventType"] != (
+        "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW"
+    ):
+        return None
+    return _local_step_list(text).count("bill_period")
+
+
 def _local_steps(text: str) -> set[str]:
     """The activity types of a history's local-activity markers."""
-    types = set()
+    return set(_local_step_list(text))
+
+
+def _local_step_list(text: str) -> list[str]:
+    """The activity type of each local-activity marker, in order."""
+    types = []
     for event in json.loads(text)["events"]:
         marker = event.get("markerRecordedEventAttributes") or {}
         for payload in marker.get("details", {}).get("data", {}).get("payloads", []):
             data = json.loads(base64.b64decode(payload["data"]))
             if isinstance(data, dict) and "activity_type" in data:
-                types.add(data["activity_type"])
+                types.append(data["activity_type"])
     return types
 
 

@@ -28,6 +28,19 @@ class ShapeProbe:
         return versions.patched("local-steps")
 
 
+@workflow.defn
+class ShortRunsProbe:
+    """Asks for the change of shape 2, as a contract's run does after a billing round."""
+
+    @workflow.init
+    def __init__(self, shape: int) -> None:
+        self.shape = shape
+
+    @workflow.run
+    async def run(self, shape: int) -> bool:
+        return versions.patched("short-runs")
+
+
 def patch_markers(history: WorkflowHistory) -> list[str]:
     found = []
     for event in history.events:
@@ -39,15 +52,17 @@ def patch_markers(history: WorkflowHistory) -> list[str]:
     return found
 
 
-async def run_probe(env: WorkflowEnvironment, shape: int) -> tuple[bool, WorkflowHistory]:
+async def run_probe(
+    env: WorkflowEnvironment, shape: int, probe: type = ShapeProbe
+) -> tuple[bool, WorkflowHistory]:
     queue = f"probe-{uuid.uuid4()}"
-    async with Worker(env.client, task_queue=queue, workflows=[ShapeProbe]):
+    async with Worker(env.client, task_queue=queue, workflows=[probe]):
         handle = await env.client.start_workflow(
-            ShapeProbe.run, shape, id=f"probe-{uuid.uuid4()}", task_queue=queue
+            probe.run, shape, id=f"probe-{uuid.uuid4()}", task_queue=queue
         )
         on = await handle.result()
         history = await handle.fetch_history()
-    await Replayer(workflows=[ShapeProbe]).replay_workflow(history)
+    await Replayer(workflows=[probe]).replay_workflow(history)
     return on, history
 
 
@@ -65,13 +80,25 @@ async def test_a_run_begun_before_shapes_records_the_patch_as_before(
     assert on and patch_markers(history) == ["local-steps"]
 
 
+async def test_a_run_of_the_shape_before_records_the_newer_patch(
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    """A contract's run started before short runs (shape 1) marks the change when it first
+    meets it; its replay without the marker keeps the old way (the before-short-runs
+    corpus in test_replay.py)."""
+    on, history = await run_probe(temporal_env, 1, ShortRunsProbe)
+    assert on and patch_markers(history) == ["short-runs"]
+    on, history = await run_probe(temporal_env, 2, ShortRunsProbe)
+    assert on and patch_markers(history) == []
+
+
 def test_every_patch_the_workflows_ask_for_is_in_a_shape() -> None:
     """A patch id missing here would raise KeyError in the first run that asks for it."""
     from workflows import contract, hand_over, invoice, steps
 
     asked = {
         contract.ISSUE_INVOICES, contract.NEW_RUN_AFTER_CHANGE, contract.HAND_OVER_INVOICES,
-        invoice.DELIVER_DOCUMENTS, invoice.COLLECT, steps.LOCAL_STEPS,
+        contract.SHORT_RUNS, invoice.DELIVER_DOCUMENTS, invoice.COLLECT, steps.LOCAL_STEPS,
         hand_over.ONE_STEP_HAND_OVER,
     }  # fmt: skip
     assert asked == set(versions.IN_SHAPE)
