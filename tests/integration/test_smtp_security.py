@@ -6,8 +6,9 @@ import email
 import email.policy
 import ssl
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from pathlib import Path
 
 import pytest
@@ -171,27 +172,39 @@ class EnvelopeRecorder(EmlWriter):
         return await super().handle_DATA(server, session, envelope)
 
 
-async def test_the_envelope_comes_from_the_headers_and_a_non_ascii_address_gets_smtputf8(
-    tmp_path: Path,
-) -> None:
-    """The invoice mails go out as bytes we flatten ourselves; an internationalised address
-    (which the API accepts) still goes through aiosmtplib, which negotiates SMTPUTF8."""
-    handler = EnvelopeRecorder(tmp_path)
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=True)
+@contextmanager
+def plain_server(
+    directory: Path, *, smtputf8: bool
+) -> Iterator[tuple[SmtpMailer, EnvelopeRecorder]]:
+    """An SMTP server without TLS or AUTH that records each envelope, and a mailer for it."""
+    handler = EnvelopeRecorder(directory)
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=smtputf8
+    )
     controller.start()
     try:
         settings = Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=controller.port,
                             smtp_security=SmtpSecurity.NONE)  # fmt: skip
-        mailer = SmtpMailer(settings)
-        for n, recipient in enumerate(("kunde@example.org", "zoë@exämple.org")):
-            content = MailContent(recipient=recipient, subject="Ihre Rechnung", text="Hallo",
-                                  html="<p>Hallo</p>")  # fmt: skip
-            await mailer.send(build_message(
-                content, sender="Hoster GmbH <billing@faktura.example>", msgid=f"<{n}@x>",
-                now=datetime(2026, 11, 26, tzinfo=UTC),
-            ))  # fmt: skip
+        yield SmtpMailer(settings), handler
     finally:
         controller.stop()
+
+
+def hello(recipient: str, n: int = 0) -> Message:
+    content = MailContent(recipient=recipient, subject="Ihre Rechnung", text="Hallo",
+                          html="<p>Hallo</p>")  # fmt: skip
+    return build_message(content, sender="Hoster GmbH <billing@faktura.example>",
+                         msgid=f"<{n}@x>", now=datetime(2026, 11, 26, tzinfo=UTC))  # fmt: skip
+
+
+async def test_the_envelope_comes_from_the_headers_and_a_non_ascii_address_gets_smtputf8(
+    tmp_path: Path,
+) -> None:
+    """The invoice mails go out as bytes we flatten ourselves; an internationalised address
+    (which the API accepts) is sent with SMTPUTF8."""
+    with plain_server(tmp_path, smtputf8=True) as (mailer, handler):
+        for n, recipient in enumerate(("kunde@example.org", "zoë@exämple.org")):
+            await mailer.send(hello(recipient, n))
     assert handler.envelopes == [
         ("billing@faktura.example", ["kunde@example.org"], False),
         ("billing@faktura.example", ["zoë@exämple.org"], True),
@@ -214,18 +227,9 @@ async def test_a_non_ascii_address_without_smtputf8_is_a_permanent_failure(
 ) -> None:
     """A server without SMTPUTF8 cannot take the address at all: the mail is refused for good
     (the invoice then goes by post) instead of being retried, and nothing is sent."""
-    handler = EnvelopeRecorder(tmp_path)
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
-    controller.start()
-    try:
-        settings = Settings(_env_file=None, smtp_host="127.0.0.1", smtp_port=controller.port,
-                            smtp_security=SmtpSecurity.NONE)  # fmt: skip
-        content = MailContent(recipient="zoë@exämple.org", subject="Ihre Rechnung", text="Hallo",
-                              html="<p>Hallo</p>")  # fmt: skip
-        message = build_message(content, sender="billing@faktura.example", msgid="<u@x>",
-                                now=datetime(2026, 11, 26, tzinfo=UTC))  # fmt: skip
-        with pytest.raises(PermanentDeliveryError, match="SMTPUTF8"):
-            await SmtpMailer(settings).send(message)
-    finally:
-        controller.stop()
+    with (
+        plain_server(tmp_path, smtputf8=False) as (mailer, handler),
+        pytest.raises(PermanentDeliveryError, match="SMTPUTF8"),
+    ):
+        await mailer.send(hello("zoë@exämple.org"))
     assert handler.envelopes == []

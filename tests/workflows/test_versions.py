@@ -16,29 +16,16 @@ from workflows import versions
 
 
 @workflow.defn
-class ShapeProbe:
+class PatchProbe:
     """Asks for one change, as the contract's and the invoice's workflow do."""
 
     @workflow.init
-    def __init__(self, shape: int) -> None:
+    def __init__(self, shape: int, patch_id: str) -> None:
         self.shape = shape
 
     @workflow.run
-    async def run(self, shape: int) -> bool:
-        return versions.patched("local-steps")
-
-
-@workflow.defn
-class ShortRunsProbe:
-    """Asks for the change of shape 2, as a contract's run does after a billing round."""
-
-    @workflow.init
-    def __init__(self, shape: int) -> None:
-        self.shape = shape
-
-    @workflow.run
-    async def run(self, shape: int) -> bool:
-        return versions.patched("short-runs")
+    async def run(self, shape: int, patch_id: str) -> bool:
+        return versions.patched(patch_id)
 
 
 def patch_markers(history: WorkflowHistory) -> list[str]:
@@ -53,16 +40,16 @@ def patch_markers(history: WorkflowHistory) -> list[str]:
 
 
 async def run_probe(
-    env: WorkflowEnvironment, shape: int, probe: type = ShapeProbe
+    env: WorkflowEnvironment, shape: int, patch_id: str = "local-steps"
 ) -> tuple[bool, WorkflowHistory]:
     queue = f"probe-{uuid.uuid4()}"
-    async with Worker(env.client, task_queue=queue, workflows=[probe]):
+    async with Worker(env.client, task_queue=queue, workflows=[PatchProbe]):
         handle = await env.client.start_workflow(
-            probe.run, shape, id=f"probe-{uuid.uuid4()}", task_queue=queue
+            PatchProbe.run, args=[shape, patch_id], id=f"probe-{uuid.uuid4()}", task_queue=queue
         )
         on = await handle.result()
         history = await handle.fetch_history()
-    await Replayer(workflows=[probe]).replay_workflow(history)
+    await Replayer(workflows=[PatchProbe]).replay_workflow(history)
     return on, history
 
 
@@ -86,9 +73,9 @@ async def test_a_run_of_the_shape_before_records_the_newer_patch(
     """A contract's run started before short runs (shape 1) marks the change when it first
     meets it; its replay without the marker keeps the old way (the before-short-runs
     corpus in test_replay.py)."""
-    on, history = await run_probe(temporal_env, 1, ShortRunsProbe)
+    on, history = await run_probe(temporal_env, 1, "short-runs")
     assert on and patch_markers(history) == ["short-runs"]
-    on, history = await run_probe(temporal_env, 2, ShortRunsProbe)
+    on, history = await run_probe(temporal_env, 2, "short-runs")
     assert on and patch_markers(history) == []
 
 
