@@ -7,8 +7,9 @@ default) never holds the contract whose billing timer fires: the server sends th
 whole history and the worker replays every earlier billing round before it runs the new
 one. This replays a committed contract history (12 billing rounds in one run, then
 continue-as-new) cut after 0, 1, 3, 6 and 11 rounds, N times each, in one unsandboxed
-replayer as the worker runs, and prints the worker's CPU time per replayed history. It is
-why a run lasts three billing rounds (workflows/contract.py, PERIODS_PER_RUN).
+replayer as the worker runs, and prints the worker's CPU time per replayed history, then
+what a billing round costs with P rounds per run. It is why a run lasts three billing rounds
+(workflows/contract.py, PERIODS_PER_RUN).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ HISTORY = (
     / "tests/histories/before-short-runs/ordinary-cancellation-2.json"
 )
 ROUNDS = (0, 1, 3, 6, 11)
+# CPU a continue-as-new costs (server ~26 ms, worker ~3-4 ms): paired 900-contract
+# `bench/chain.py --wake midnight` runs with a new run after every round (PERFORMANCE.md).
+NEW_RUN_MS = 30.0
 
 
 def after_rounds(history: dict[str, Any], rounds: int) -> dict[str, Any]:
@@ -73,13 +77,29 @@ async def main(n: int) -> None:
     )
     await replay_cost(replayer, after_rounds(history, 1), 5)  # warm-up
     print(f"replaying {HISTORY.name} cut after k billing rounds, {n} times each")
-    base = None
+    costs = {}
     for rounds in ROUNDS:
         part = after_rounds(history, rounds)
-        ms = await replay_cost(replayer, part, n)
-        base = ms if base is None else base
-        extra = f"  ({(ms - base) / rounds:4.1f} ms per earlier round)" if rounds else ""
-        print(f"  k = {rounds:2d} ({len(part['events']):3d} events)  {ms:6.1f} ms{extra}")
+        costs[rounds] = await replay_cost(replayer, part, n)
+        extra = (
+            f"  ({(costs[rounds] - costs[0]) / rounds:4.1f} ms per earlier round)" if rounds else ""
+        )
+        print(
+            f"  k = {rounds:2d} ({len(part['events']):3d} events)  {costs[rounds]:6.1f} ms{extra}"
+        )
+    per_round = (costs[ROUNDS[-1]] - costs[0]) / ROUNDS[-1]
+    print_trade(per_round)
+
+
+def print_trade(per_round: float) -> None:
+    """Per billing round with P rounds per run, every wake-up missing the cache: the
+    replay of (P - 1) / 2 earlier rounds on average, plus a new run's cost over P rounds."""
+    print(f"per billing round with P rounds per run (replay {per_round:.1f} ms per earlier "
+          f"round measured here; a new run {NEW_RUN_MS:.0f} ms, docs/PERFORMANCE.md):")  # fmt: skip
+    for runs in (1, 2, 3, 4, 6, 12):
+        replay = (runs - 1) / 2 * per_round
+        print(f"  P = {runs:2d}  replay {replay:5.1f} + new run {NEW_RUN_MS / runs:5.1f}"
+              f" = {replay + NEW_RUN_MS / runs:5.1f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":
