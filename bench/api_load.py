@@ -5,6 +5,11 @@ timeout would. Prints latency percentiles, errors, duplicates and the CPU each p
 spent per request.
 
     .venv/bin/python bench/api_load.py --requests 10000 --concurrency 50   # make load
+
+With ``--rate R`` the loop is open: request i is sent R per second after the start (still
+at most C in flight), and its latency counts from the moment it was due, so time spent
+waiting for a free slot is not hidden. That is the latency a CRM sees at R requests/s;
+without it the loop is closed and measures the API saturated (latency = C / throughput).
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ def contract_request(i: int, customers: list[str]) -> tuple[str, dict[str, Any]]
     return f"load-{uuid.uuid4()}", body
 
 
-async def run(n: int, concurrency: int, processes: int, work: Path) -> None:
+async def run(n: int, concurrency: int, processes: int, rate: float | None, work: Path) -> None:
     stack = Stack(work, workers=0)
     await asyncio.to_thread(stack.start)
     port = free_port()
@@ -94,21 +99,35 @@ async def run(n: int, concurrency: int, processes: int, work: Path) -> None:
             for request in requests:
                 queue.put_nowait(request)
 
+            async def send(key: str, body: dict[str, Any], since: float) -> None:
+                response = await client.post(
+                    "/v1/contracts", json=body, headers={**CRM, "Idempotency-Key": key}
+                )
+                latencies.append(time.perf_counter() - since)
+                answers[response.status_code] += 1
+
             async def sender() -> None:
+                """Closed loop: the next request as soon as the last is answered."""
                 while not queue.empty():
                     key, body = queue.get_nowait()
-                    began = time.perf_counter()
-                    response = await client.post(
-                        "/v1/contracts", json=body, headers={**CRM, "Idempotency-Key": key}
-                    )
-                    latencies.append(time.perf_counter() - began)
-                    answers[response.status_code] += 1
+                    await send(key, body, time.perf_counter())
+
+            async def paced(i: int, slots: asyncio.Semaphore) -> None:
+                """Open loop: request i is due i / rate seconds after the start."""
+                due = began + i / rate  # type: ignore[operator]
+                await asyncio.sleep(due - time.perf_counter())
+                async with slots:
+                    await send(*requests[i], due)
 
             parts = {**stack.pids(), "API": [api.pid]}
             before = {part: sum(map(cpu_seconds, pids)) for part, pids in parts.items()}
             loop_before = time.process_time()  # this process alone: its children are the stack
             began = time.perf_counter()
-            await asyncio.gather(*(sender() for _ in range(concurrency)))
+            if rate:
+                slots = asyncio.Semaphore(concurrency)
+                await asyncio.gather(*(paced(i, slots) for i in range(n)))
+            else:
+                await asyncio.gather(*(sender() for _ in range(concurrency)))
             wall = time.perf_counter() - began
             cpu = {
                 part: sum(map(cpu_seconds, pids)) - before[part]
@@ -126,8 +145,9 @@ async def run(n: int, concurrency: int, processes: int, work: Path) -> None:
             ).scalar_one()
         await engine.dispose()
         report(
-            n, concurrency, processes, wall, sorted(latencies), answers, unique, contracts, starts
-        )
+            n, concurrency, processes, rate, wall, sorted(latencies), answers, unique, contracts,
+            starts,
+        )  # fmt: skip
         print("CPU per request  " + ", ".join(
             f"{part} {1000 * seconds / n:.1f} ms" for part, seconds in cpu.items()
         ))  # fmt: skip
@@ -137,14 +157,20 @@ async def run(n: int, concurrency: int, processes: int, work: Path) -> None:
 
 
 def report(
-    n: int, concurrency: int, processes: int, wall: float, latencies: list[float],
+    n: int, concurrency: int, processes: int, rate: float | None, wall: float,
+    latencies: list[float],
     answers: collections.Counter[int], unique: int, contracts: int, starts: int,
 ) -> None:  # fmt: skip
     def at(q: float) -> float:
         return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * q))]
 
     errors = sum(count for status, count in answers.items() if status >= 300)
-    print(f"{n} POST /v1/contracts, {concurrency} concurrent, {processes} API process(es)")
+    loop = (
+        f"{rate:g} per second, at most {concurrency} in flight"
+        if rate
+        else f"{concurrency} concurrent"
+    )
+    print(f"{n} POST /v1/contracts, {loop}, {processes} API process(es)")
     print(f"wall time        {wall:.1f} s ({n / wall:.0f} requests/s)")
     print(f"latency          p50 {at(0.5):.0f} ms, p95 {at(0.95):.0f} ms, p99 {at(0.99):.0f} ms, "
           f"max {1000 * latencies[-1]:.0f} ms")  # fmt: skip
@@ -158,10 +184,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--api-processes", type=int, default=1, help="uvicorn --workers")
+    parser.add_argument(
+        "--rate", type=float, help="open loop: requests per second (default: closed loop)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run's files (logs, DB)")
     options = parser.parse_args()
     with scratch_directory("faktura-load-", keep=options.keep) as work:
-        asyncio.run(run(options.requests, options.concurrency, options.api_processes, work))
+        asyncio.run(
+            run(options.requests, options.concurrency, options.api_processes, options.rate, work)
+        )
 
 
 if __name__ == "__main__":
