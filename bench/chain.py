@@ -203,7 +203,7 @@ async def run(
         pids = stack.pids()
         before = {part: sum(cpu_seconds(pid) for pid in pids[part]) for part in PARTS}
         machine_before = psutil.cpu_times()
-        driver_before = time.process_time()
+        bench_before = time.process_time()
         peak_worker, peak = 0.0, dict.fromkeys(PARTS, 0.0)
         sampled = 0.0
         started = time.monotonic()
@@ -233,7 +233,7 @@ async def run(
         machine = machine_share(machine_before, psutil.cpu_times())
         pids = stack.pids()
         after = {part: sum(cpu_seconds(pid) for pid in pids[part]) for part in PARTS}
-        driver = time.process_time() - driver_before
+        bench_cpu = time.process_time() - bench_before
         after["worker"] += stack.worker_cpu_gone
         async with factory() as session:
             sent_at = (await session.execute(text(
@@ -250,7 +250,7 @@ async def run(
         latencies = [finished_ago + float(x) for x in sent_at]
         sqlite = sum(p.stat().st_size for p in stack.work.glob("temporal.sqlite*"))
         report(n, workers, wall, ceiling, latencies, files, before, after, peak,
-               peak_worker, db_size, sqlite, today, machine, driver)  # fmt: skip
+               peak_worker, db_size, sqlite, today, machine, bench_cpu)  # fmt: skip
     finally:
         await asyncio.to_thread(stack.stop)
 
@@ -269,7 +269,7 @@ def machine_share(before: Any, after: Any) -> dict[str, float]:
 def report(
     n: int, workers: int, wall: float, ceiling: float | None, latencies: list[float],
     files: list[SepaBatchResult], before: dict, after: dict, peak: dict, peak_worker: float, db_size: int,
-    sqlite: int, today: date, machine: dict[str, float], driver: float,
+    sqlite: int, today: date, machine: dict[str, float], bench_cpu: float,
 ) -> None:  # fmt: skip
     rate = n / wall
     print()
@@ -287,9 +287,9 @@ def report(
         print(f"{part:<10} CPU {cpu:7.1f} s ({1000 * cpu / n:4.0f} ms/invoice)   "
               f"peak PSS {peak[part]:6.0f} MB")  # fmt: skip
     parts = sum(after[part] - before[part] for part in PARTS)
-    print(f"{'bench':<10} CPU {driver:7.1f} s ({1000 * driver / n:4.0f} ms/invoice)   "
+    print(f"{'bench':<10} CPU {bench_cpu:7.1f} s ({1000 * bench_cpu / n:4.0f} ms/invoice)   "
           "this process: its starts (paced) and progress polls")  # fmt: skip
-    print(f"all of the above {1000 * (parts + driver) / n:4.0f} ms/invoice; the machine was busy "
+    print(f"all of the above {1000 * (parts + bench_cpu) / n:4.0f} ms/invoice; the machine was busy "
           f"{1000 * machine['busy'] / n:4.0f} ms/invoice (the rest: kernel, other processes)")  # fmt: skip
     print(f"largest worker process  peak PSS {peak_worker:.0f} MB")
     print(f"machine during the run  CPU steal {machine['steal']:.1f} %, IO wait "
