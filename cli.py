@@ -41,11 +41,14 @@ async def _import_bank_file(content: bytes) -> None:
     settings = get_settings()
     engine = make_engine(settings.database_url, pool_size=1)
     try:
-        async with make_session_factory(engine)() as session, session.begin():
+        factory = make_session_factory(engine)
+        async with factory() as session, session.begin():
             statement, new_lines, booked = await import_statement(session, content, "cli")
+        await notify_bookings(
+            await connect(settings), settings.temporal_task_queue, booked, factory
+        )
     finally:
         await engine.dispose()
-    await notify_bookings(await connect(settings), booked)
     print(f"{statement.kind} {statement.id}: {new_lines} new lines, {len(booked)} booked")
 
 

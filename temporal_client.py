@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -22,6 +23,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from config import Settings
+from db import collection_starts
+from db.collection_starts import STARTED, CollectionStartRow
+from db.driver import driver_connection
 from db.receivables import Booked
 from workflows.models import InvoiceWorkflowInput, PaymentEvent
 from workflows.search_attributes import INVOICE_STATUS
@@ -82,20 +86,58 @@ async def start_invoice_workflow(
         )
 
 
-async def notify_bookings(client: Client, task_queue: str, bookings: Sequence[Booked]) -> None:
+async def start_collection(
+    client: Client, task_queue: str, row: CollectionStartRow, signal: PaymentEvent | None = None
+) -> None:
+    """Start the invoice's workflow as handed over: idle until the row's deadline, or at once
+    with a booking (a return debit)."""
+    invoice = row.input
+    assert invoice is not None and invoice.handed_over is not None, row.number
+    await start_invoice_workflow(
+        client,
+        task_queue,
+        invoice,
+        start_delay=None if signal else row.wake_at - datetime.now(UTC),
+        status=invoice.handed_over.status,
+        signal=signal,
+        reopen=signal is not None,
+    )
+
+
+async def notify_bookings(
+    client: Client,
+    task_queue: str,
+    bookings: Sequence[Booked],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
     """Tell each invoice's workflow about its bookings (it dedupes by booking key). The
     database already holds them; a workflow that has finished needs no message.
 
-    Signal-with-start: a workflow the contract's workflow started with a start delay wakes
-    now; one that does not exist yet (the booking raced the hand-over) starts and collects
-    by itself, each of its steps idempotent. A return debit after the invoice's workflow
-    ended as paid starts a new run, which presents the debit again or asks for a transfer."""
+    An invoice whose collection has not started (db/collection_starts.py) needs no message
+    for a payment: its start looks at the receivable when its time comes. A return debit
+    starts it at once, as handed over, with the booking (signal-with-start).
+
+    Otherwise signal-with-start: a running workflow hears of it; one that does not exist yet
+    (the booking raced the hand-over) starts and collects by itself, each of its steps
+    idempotent. A return debit after the invoice's workflow ended as paid starts a new run,
+    which presents the debit again or asks for a transfer."""
+    if not bookings:
+        return
+    async with driver_connection(session_factory) as db:
+        deferred = await collection_starts.of_invoices(db, [b.invoice_number for b in bookings])
     for booked in bookings:
         event = PaymentEvent(
             key=booked.key, kind=booked.kind, amount_cents=booked.amount_cents,
             open_cents=booked.open_cents, reason=booked.reason, fee_cents=booked.fee_cents,
         )  # fmt: skip
+        row = deferred.get(booked.invoice_number)
         with contextlib.suppress(RPCError):
+            if row is not None and row.state != STARTED and row.input is not None:
+                if booked.kind == "return":
+                    await start_collection(client, task_queue, row, event)
+                    async with driver_connection(session_factory) as db:
+                        await collection_starts.mark(db, [row.number], STARTED)
+                continue
             await start_invoice_workflow(
                 client,
                 task_queue,

@@ -22,6 +22,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleRange,
     ScheduleSpec,
 )
@@ -33,6 +34,8 @@ from activities.registry import build_activities
 from config import Settings, get_settings
 from db.engine import make_engine, make_session_factory
 from temporal_client import connect
+from workflows.collection_starts import SCHEDULE_ID as COLLECTION_SCHEDULE_ID
+from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.print_batch import SCHEDULE_ID as PRINT_SCHEDULE_ID
 from workflows.print_batch import SEPA_SCHEDULE_ID, PrintBatchWorkflow, SepaBatchWorkflow
 from workflows.registry import WORKFLOWS
@@ -99,13 +102,25 @@ def _daily(workflow_run: Any, workflow_id: str, hour: int, settings: Settings) -
     )
 
 
+def _hourly(workflow_run: Any, workflow_id: str, settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            workflow_run, id=workflow_id, task_queue=settings.temporal_task_queue
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+    )
+
+
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Fleet jobs as Temporal Schedules (created once, kept across restarts): the SEPA file
-    early in the morning (before the banks' cut-off), the print batch in the evening."""
+    early in the morning (before the banks' cut-off), the print batch in the evening, and
+    every hour the start of the collections that are due (workflows/collection_starts.py)."""
     for schedule_id, schedule in (
         (SEPA_SCHEDULE_ID, _daily(SepaBatchWorkflow.run, "sepa-batch", 6, settings)),
         (PRINT_SCHEDULE_ID, _daily(PrintBatchWorkflow.run, "print-batch", 18, settings)),
-    ):
+        (COLLECTION_SCHEDULE_ID,
+         _hourly(CollectionStartsWorkflow.run, "collection-starts", settings)),
+    ):  # fmt: skip
         with contextlib.suppress(ScheduleAlreadyRunningError):
             await client.create_schedule(schedule_id, schedule)
 

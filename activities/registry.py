@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.collection import CollectionActivities
+from activities.collection_starts import CollectionStartActivities
 from activities.contracts import ContractActivities
 from activities.delivery import DeliveryActivities, Mailer, SmtpMailer
 from activities.hand_over import HandOverActivities
-from activities.invoice_start import hand_over_invoice
 from activities.invoicing import InvoiceActivities
 from activities.provisioning import Provisioner, RecordingProvisioner, WebhookProvisioner
 from activities.recent import Recent
@@ -36,6 +36,7 @@ def build_activities(
         session_factory, settings, mailer or SmtpMailer(settings), invoices
     )
     collection = CollectionActivities(session_factory, settings, issued)
+    hand_over = HandOverActivities(invoices, delivery, collection)
     return [
         *contracts.all(),
         invoices.render_invoice_documents,
@@ -48,6 +49,7 @@ def build_activities(
         collection.receivable_state,
         collection.prepare_dunning_letter,
         collection.hand_over_to_collection,
-        hand_over_invoice,
-        HandOverActivities(invoices, delivery, collection).hand_over_issued_invoice,
+        hand_over.hand_over_invoice,
+        hand_over.hand_over_issued_invoice,
+        CollectionStartActivities(session_factory).start_due_collections,
     ]

@@ -505,3 +505,23 @@ class CollectionCase(SQLModel, table=True):
     data: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     handed_over_on: date
     created_at: datetime = _timestamp()
+
+
+class CollectionStart(SQLModel, table=True):
+    """An issued invoice whose collection workflow has not started: most invoices are paid
+    before their first dunning deadline and never need one (activities/collection_starts.py).
+
+    ``pending`` until ``wake_at``, then ``started`` if the invoice is still open, else
+    ``settled``; a return debit starts it at once. ``input`` is the workflow's input while
+    pending, and cleared after."""
+
+    __tablename__ = "collection_start"
+    __table_args__ = (
+        Index("ix_collection_start_pending", "wake_at", postgresql_where="state = 'pending'"),
+    )
+
+    invoice_number: str = Field(primary_key=True, max_length=20)
+    wake_at: datetime = Field(sa_type=DateTime(timezone=True))
+    state: str = Field(default="pending", max_length=10)  # pending | started | settled
+    input: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    updated_at: datetime = _timestamp()

@@ -78,8 +78,8 @@ PERIODS_PER_RUN_BEFORE = 12
 ISSUE_INVOICES = "issue-invoices"
 # Patch: continue-as-new after a plan change issued an invoice.
 NEW_RUN_AFTER_CHANGE = "new-run-after-change"
-# Patch: the contract renders, sends and registers its invoices itself and starts each
-# invoice's workflow idle until collection needs it (workflows/hand_over.py).
+# Patch: the contract renders, sends and registers its invoices itself and hands each over
+# for collection (workflows/hand_over.py).
 HAND_OVER_INVOICES = "hand-over-invoices"
 # Patch: a new run after PERIODS_PER_RUN billing rounds instead of PERIODS_PER_RUN_BEFORE.
 SHORT_RUNS = "short-runs"

@@ -1,13 +1,14 @@
 """Issuing an invoice inside the contract's workflow, then handing it over for collection.
 
 On a billing day the contract's workflow renders the documents, sends the e-mail, opens
-the receivable and registers the SEPA debit in its own workflow task, and only then starts
-``invoice-{number}`` with a start delay to the first deadline of the
-dunning ladder. A booking (payment or return debit) wakes it earlier (signal-with-start,
-temporal_client.notify_bookings). This saves the server a second workflow's start, its
-first task and its timer on the billing day: the reference day's bare ceiling rose from
-14.4 to 21.7 invoices/s (docs/PERFORMANCE.md). Since the patch ``one-step-hand-over`` all
-of it is one local activity (activities/hand_over.py); older histories replay five.
+the receivable and registers the SEPA debit in its own workflow task, and only then hands
+the invoice over: a pending start of ``invoice-{number}`` at the first deadline of the
+dunning ladder, taken only if the invoice is still open then; a return debit starts it at
+once (db/collection_starts.py, temporal_client.notify_bookings). This saves the server a
+second workflow's task and timer on the billing day (the bare ceiling rose from 14.4 to
+21.7 invoices/s) and, since the pending start, the workflow itself for every invoice paid
+in time (docs/PERFORMANCE.md). Since the patch ``one-step-hand-over`` all of it is one
+local activity (activities/hand_over.py); older histories replay five.
 """
 
 from __future__ import annotations

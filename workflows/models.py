@@ -244,11 +244,22 @@ class InvoiceHandOver(BaseModel):
 
 
 class HandOverInput(BaseModel):
-    """Start ``invoice-{number}`` with this input, idle until ``wake_at`` unless a booking
-    wakes it earlier."""
+    """Collect ``invoice-{number}`` with this input from ``wake_at`` on, or earlier when a
+    return debit arrives (db/collection_starts.py)."""
 
     invoice: InvoiceWorkflowInput
     wake_at: datetime
+
+
+class CollectionStartsInput(BaseModel):
+    """Start the pending collections whose time comes by ``until``."""
+
+    until: datetime
+
+
+class CollectionStartsResult(BaseModel):
+    started: int  # still open: the invoice's workflow runs the dunning ladder
+    settled: int  # paid (or a credit note) by then: no workflow needed
 
 
 class IssuedInvoiceInput(BaseModel):

@@ -1,7 +1,14 @@
 """Every workflow the faktura worker runs."""
 
+from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.contract import ContractWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.print_batch import PrintBatchWorkflow, SepaBatchWorkflow
 
-WORKFLOWS = [ContractWorkflow, InvoiceWorkflow, PrintBatchWorkflow, SepaBatchWorkflow]
+WORKFLOWS = [
+    ContractWorkflow,
+    InvoiceWorkflow,
+    PrintBatchWorkflow,
+    SepaBatchWorkflow,
+    CollectionStartsWorkflow,
+]

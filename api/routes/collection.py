@@ -13,6 +13,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, RequireRole
 from api.deps import SessionDep
@@ -88,8 +89,9 @@ async def post_bank_statement(
     except CamtError as error:
         raise FieldError(("file",), str(error)).to_http() from None
     await notify_bookings(
-        request.app.state.temporal, request.app.state.settings.temporal_task_queue, booked
-    )
+        request.app.state.temporal, request.app.state.settings.temporal_task_queue, booked,
+        request.app.state.session_factory,
+    )  # fmt: skip
     return StatementOut(
         statement_id=statement.id, kind=statement.kind, new_lines=new_lines,
         booked=len(booked), unmatched=unmatched,
@@ -158,6 +160,7 @@ async def assign_bank_line(
         request.app.state.temporal,
         request.app.state.settings.temporal_task_queue,
         [booked] if booked else [],
+        request.app.state.session_factory,
     )
     return out
 
@@ -175,7 +178,9 @@ async def dispute_invoice(
     session: SessionDep,
     principal: Annotated[Principal, Depends(RequireRole(Role.SUPPORT, Role.FINANCE))],
 ) -> dict[str, Any]:
-    """A disputed invoice pauses its dunning ladder until the dispute is lifted."""
+    """A disputed invoice pauses its dunning ladder until the dispute is lifted. An invoice
+    whose collection has not started needs no message: its workflow reads the flag before
+    each step (db/collection_starts.py)."""
     async with session.begin():
         receivable = await session.get(Receivable, number, with_for_update=True)
         if receivable is None:
@@ -184,10 +189,14 @@ async def dispute_invoice(
     handle = request.app.state.temporal.get_workflow_handle_for(
         InvoiceWorkflow.run, invoice_workflow_id(number)
     )
-    await handle.signal(
-        InvoiceWorkflow.dispute,
-        DisputeRequest(disputed=body.disputed, reason=body.reason, by=principal.actor),
-    )
+    try:
+        await handle.signal(
+            InvoiceWorkflow.dispute,
+            DisputeRequest(disputed=body.disputed, reason=body.reason, by=principal.actor),
+        )
+    except RPCError as error:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise
     return {"invoice_number": number, "disputed": body.disputed}
 
 

@@ -7,7 +7,7 @@ import asyncio
 import email
 import email.policy
 import uuid
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
@@ -25,7 +25,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from db.models import Customer, Receivable, SepaDebit, SepaMandate
+from db.models import CollectionStart, Customer, Receivable, SepaDebit, SepaMandate
 from devstack.smtp_sink import MailSink
 from documents.pain008 import XSD
 from domain.berlin_time import berlin_today
@@ -39,8 +39,9 @@ from tests.factories import (
     transfer_consumer_body,
 )
 from tests.helpers import auth, eventually, record_history
+from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.invoice import InvoiceWorkflow
-from workflows.models import SepaBatchInput
+from workflows.models import CollectionStartsInput, CollectionStartsResult, SepaBatchInput
 from workflows.print_batch import SepaBatchWorkflow
 from workflows.search_attributes import INVOICE_STATUS
 
@@ -110,10 +111,34 @@ async def described(env: WorkflowEnvironment, number: str) -> WorkflowExecutionD
         return None
 
 
-async def handed_over(env: WorkflowEnvironment, number: str) -> WorkflowHandle[Any, Any]:
-    """The invoice's workflow once the contract's workflow has started it (after the
-    receivable and debit: waiting for those alone races with the start)."""
-    await eventually(lambda: described(env, number), lambda d: d is not None, 30)
+async def pending_start(
+    factory: async_sessionmaker[AsyncSession], number: str
+) -> CollectionStart | None:
+    async with factory() as session:
+        return await session.get(CollectionStart, number)
+
+
+async def start_due(
+    env: WorkflowEnvironment, settings: Any, until: datetime
+) -> CollectionStartsResult:
+    """The hourly sweep (workflows/collection_starts.py), run now for every row due by ``until``."""
+    return await env.client.execute_workflow(
+        CollectionStartsWorkflow.run, CollectionStartsInput(until=until),
+        id=f"collection-starts-{uuid.uuid4()}", task_queue=settings.temporal_task_queue,
+    )  # fmt: skip
+
+
+async def handed_over(
+    env: WorkflowEnvironment,
+    factory: async_sessionmaker[AsyncSession],
+    settings: Any,
+    number: str,
+) -> WorkflowHandle[Any, Any]:
+    """The invoice's workflow, idle until its first deadline: the contract's workflow has
+    handed the invoice over (a pending start), and the sweep has reached its deadline."""
+    row = await eventually(lambda: pending_start(factory, number), lambda r: r is not None, 30)
+    assert row is not None and row.state == "pending"
+    await start_due(env, settings, row.wake_at)
     return env.client.get_workflow_handle(f"invoice-{number}")
 
 
@@ -170,14 +195,15 @@ async def test_on_time_debit_is_collected_once_and_paid(
     if later.path:  # every debit lands in exactly one file
         assert number.encode() not in read(later.path)
 
-    # The contract's workflow sent and registered the invoice and handed it over: its own
-    # workflow is idle (no task, one event) until collection needs it or a booking arrives.
-    idle = await eventually(lambda: described(temporal_env, number), lambda d: d is not None, 30)
-    assert idle is not None and idle.history_length == 1
-    assert idle.typed_search_attributes.get(INVOICE_STATUS) == "debit_registered"
-    reminder = debit.collection_date + timedelta(days=7)  # the reminder: 7 days after due
-    wakes = idle.raw_description.workflow_execution_info.execution_time.ToDatetime(UTC)
+    # The contract's workflow sent and registered the invoice and handed it over: no
+    # workflow of its own yet, a pending start at the reminder's deadline (due + 7 days).
+    row = await eventually(lambda: pending_start(session_factory, number), lambda r: r is not None)
+    assert row is not None and row.state == "pending" and row.input is not None
+    assert row.input["handed_over"]["debit"]["end_to_end_id"] == number
+    reminder = debit.collection_date + timedelta(days=7)
+    wakes = row.wake_at.astimezone(UTC)
     assert wakes.date() == reminder - timedelta(days=1) and wakes.hour in (22, 23)  # 00:00 Berlin
+    assert await described(temporal_env, number) is None
 
     statement = camt054(
         f"N-{uuid.uuid4().hex[:8]}", [Entry(GROSS, debit.collection_date, end_to_end_id=number)]
@@ -187,10 +213,6 @@ async def test_on_time_debit_is_collected_once_and_paid(
     assert (first.json()["new_lines"], first.json()["booked"]) == (1, 1)
     again = await import_file(api, statement)
     assert (again.json()["new_lines"], again.json()["booked"]) == (0, 0)
-    assert (
-        await eventually(lambda: invoice_status(temporal_env, number), lambda s: s == "paid")
-        == "paid"
-    )
     paid = await receivable(session_factory, number)
     assert paid is not None and (paid.status, paid.paid_cents) == ("paid", GROSS)
     customer_id = invoice["customer_id"]
@@ -200,7 +222,32 @@ async def test_on_time_debit_is_collected_once_and_paid(
             headers=auth("finance"),
         )  # fmt: skip
         assert [i["number"] for i in listed.json()["items"]] == expected
-    await record_history(temporal_env.client, f"invoice-{number}", "invoice-debit")
+
+    # Paid before its deadline: the sweep settles it, and no workflow is ever started.
+    swept = await start_due(temporal_env, settings, row.wake_at)
+    assert swept.settled >= 1
+    settled = await pending_start(session_factory, number)
+    assert settled is not None and settled.state == "settled"
+    assert await described(temporal_env, number) is None
+    assert await start_due(temporal_env, settings, row.wake_at) == CollectionStartsResult(
+        started=0, settled=0
+    )  # nothing is due twice
+
+    # Days later the bank returns the debit (AM04): the workflow starts as handed over and
+    # presents it once more.
+    returned = camt054(f"N-{uuid.uuid4().hex[:8]}", [
+        Entry(-GROSS, debit.collection_date + timedelta(days=4), end_to_end_id=number,
+              return_reason="AM04"),
+    ])  # fmt: skip
+    assert (await import_file(api, returned)).json()["booked"] == 1
+    second = await eventually(
+        lambda: debit_of(session_factory, number, 2), lambda d: d is not None, 30
+    )
+    assert second is not None and second.end_to_end_id == f"{number}-2"
+    started = await pending_start(session_factory, number)
+    assert started is not None and (started.state, started.input) == ("started", None)
+    runs = await temporal_env.client.count_workflows(f"WorkflowId = 'invoice-{number}'")
+    assert runs.count == 1
 
 
 async def test_am04_return_is_presented_again_then_paid(
@@ -248,13 +295,19 @@ async def test_a_return_after_the_invoice_was_paid_opens_collection_again(
     api: httpx.AsyncClient,
     temporal_env: WorkflowEnvironment,
     session_factory: async_sessionmaker[AsyncSession],
+    settings: Any,
 ) -> None:
-    """The debit was booked and the invoice's workflow ended as paid; days later the bank
-    returns it (AM04): a new run presents it once more."""
+    """The invoice's workflow has started (its deadline came) and ended as paid; days later
+    the bank returns the debit (AM04): a new run presents it once more."""
     invoice = await issued(api, await create_customer(api))
     number = invoice["number"]
     debit = await eventually(lambda: debit_of(session_factory, number), lambda d: d is not None, 30)
     assert debit is not None
+    await handed_over(temporal_env, session_factory, settings, number)
+    # Idle (no task, one event) until its deadline or a booking.
+    idle = await described(temporal_env, number)
+    assert idle is not None and idle.history_length == 1
+    assert idle.typed_search_attributes.get(INVOICE_STATUS) == "debit_registered"
     paid = camt054(
         f"N-{uuid.uuid4().hex[:8]}", [Entry(GROSS, debit.collection_date, end_to_end_id=number)]
     )
@@ -277,6 +330,7 @@ async def test_a_return_after_the_invoice_was_paid_opens_collection_again(
     assert second.amount_cents == GROSS  # the bank's fee goes into the dunning letters
     runs = await temporal_env.client.count_workflows(f"WorkflowId = 'invoice-{number}'")
     assert runs.count == 2
+    await record_history(temporal_env.client, f"invoice-{number}", "invoice-debit")
 
 
 async def test_md06_refund_switches_to_transfer_and_asks_for_a_mandate(
@@ -380,7 +434,7 @@ async def test_no_payment_walks_the_ladder_suspends_and_payment_resumes(
     number = invoice["number"]
     due = date.fromisoformat(invoice["due_date"])
     assert due == date.fromisoformat(invoice["issue_date"]) + timedelta(days=14)
-    handle = await handed_over(temporal_env, number)
+    handle = await handed_over(temporal_env, session_factory, settings, number)
     await temporal_env.fast_forward(handle, timedelta(days=(due - berlin_today()).days + 50))
     contract_id = invoice["contract"]["id"]
 
@@ -429,11 +483,12 @@ async def test_business_default_is_handed_over_to_collection(
     api: httpx.AsyncClient,
     temporal_env: WorkflowEnvironment,
     session_factory: async_sessionmaker[AsyncSession],
+    settings: Any,
 ) -> None:
     invoice = await issued(api, await create_customer(api, business_body()))
     number = invoice["number"]
     due = date.fromisoformat(invoice["due_date"])
-    handle = await handed_over(temporal_env, number)
+    handle = await handed_over(temporal_env, session_factory, settings, number)
     await temporal_env.fast_forward(handle, timedelta(days=(due - berlin_today()).days + 80))
     assert (
         await eventually(
@@ -462,17 +517,21 @@ async def test_a_dispute_pauses_the_ladder(
     temporal_env: WorkflowEnvironment,
     session_factory: async_sessionmaker[AsyncSession],
     mail_sink: MailSink,
+    settings: Any,
 ) -> None:
+    """Disputed before its collection started: the flag alone stops the ladder."""
     transfer = transfer_consumer_body()
     invoice = await issued(api, await create_customer(api, transfer))
     number = invoice["number"]
     due = date.fromisoformat(invoice["due_date"])
-    handle = await handed_over(temporal_env, number)
+    await eventually(lambda: pending_start(session_factory, number), lambda r: r is not None, 30)
     disputed = await api.post(
         f"/v1/invoices/{number}/dispute", json={"disputed": True, "reason": "Leistung bestritten"},
         headers=auth("support"),
     )  # fmt: skip
     assert disputed.status_code == 200, disputed.text
+    assert await described(temporal_env, number) is None
+    handle = await handed_over(temporal_env, session_factory, settings, number)
     await temporal_env.fast_forward(handle, timedelta(days=(due - berlin_today()).days + 30))
     assert (
         await eventually(lambda: invoice_status(temporal_env, number), lambda s: s == "disputed")

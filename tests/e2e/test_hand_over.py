@@ -1,9 +1,10 @@
 """A booking that arrives before the contract's workflow has handed its invoice over.
 
-The contract's workflow issues, sends and registers an invoice and then starts the
-invoice's workflow (workflows/hand_over.py). A bank statement booked in between starts that
-workflow itself (signal-with-start), which then does every step on its own: nothing may be
-sent, debited or started twice. No worker runs until both have had their chance.
+The contract's workflow issues, sends and registers an invoice and then hands it over as a
+pending start (workflows/hand_over.py). A bank statement booked before finds no pending
+start and starts the invoice's workflow itself (signal-with-start), which then does every
+step on its own: nothing may be sent, debited or started twice. No worker runs until both
+have had their chance.
 """
 
 from __future__ import annotations
