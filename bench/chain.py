@@ -15,7 +15,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ from devstack.stack import Stack, cpu_seconds, memory_mb  # noqa: E402
 from devstack.temporal import TemporalDevServer  # noqa: E402
 from domain.berlin_time import berlin_today  # noqa: E402
 from temporal_client import connect  # noqa: E402
-from workflows.models import SepaBatchResult  # noqa: E402
+from workflows.collection_starts import CollectionStartsWorkflow  # noqa: E402
+from workflows.models import CollectionStartsInput, SepaBatchResult  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 PARTS = ("worker", "temporal", "postgres", "smtp sink")
@@ -166,9 +167,23 @@ async def statements_per_invoice(factory: async_sessionmaker, n: int, top: int =
         print(f"  {calls / n:5.2f}  {query}")
 
 
+async def sweep(client: Client, task_queue: str) -> None:
+    """The hourly collection sweep at its worst: nobody has paid, so it starts every
+    invoice's workflow (activities/collection_starts.py)."""
+    began = time.monotonic()
+    result = await client.execute_workflow(
+        CollectionStartsWorkflow.run,
+        CollectionStartsInput(until=datetime.now(UTC) + timedelta(days=400)),
+        id="bench-collection-starts", task_queue=task_queue,
+    )  # fmt: skip
+    took = time.monotonic() - began
+    print(f"collection sweep        {result.started} workflows started, {result.settled} settled"
+          f" in {took:.1f} s ({result.started / took:.0f}/s)")  # fmt: skip
+
+
 async def run(
     n: int, workers: int, concurrency: int, window: int, bare: bool, statements: bool,
-    midnight: bool, work: Path,
+    midnight: bool, work: Path, sweep_after: bool = False,
 ) -> None:  # fmt: skip
     stack = Stack(work, workers=workers, count_statements=statements)
     await asyncio.to_thread(stack.start)
@@ -251,6 +266,8 @@ async def run(
         sqlite = sum(p.stat().st_size for p in stack.work.glob("temporal.sqlite*"))
         report(n, workers, wall, ceiling, latencies, files, before, after, peak,
                peak_worker, db_size, sqlite, today, machine, bench_cpu)  # fmt: skip
+        if sweep_after:
+            await sweep(client, settings.temporal_task_queue)
     finally:
         await asyncio.to_thread(stack.stop)
 
@@ -314,12 +331,17 @@ def main() -> None:
         help="paced: started as due, at most --window unfinished; midnight: all asleep "
         "beforehand, woken at one moment",
     )  # fmt: skip
+    parser.add_argument(
+        "--sweep", action="store_true",
+        help="afterwards, start every invoice's collection as if none were paid",
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the run's files (logs, DBs)")
     options = parser.parse_args()
     with scratch_directory("faktura-bench-", keep=options.keep) as work:
         asyncio.run(
             run(options.contracts, options.workers, options.concurrency, options.window,
-                not options.no_bare, options.statements, options.wake == "midnight", work)
+                not options.no_bare, options.statements, options.wake == "midnight", work,
+                options.sweep)
         )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from api.errors import FieldError, conflict, not_found
 from config import Role
 from db.idempotency import fingerprint
 from db.invoices import CREDIT_NOTE, INVOICE, invoice_by_number, issue_credit_note, lines_of
-from db.models import Contract, Invoice, InvoiceDocument, Receivable
+from db.models import CollectionStart, Contract, Invoice, InvoiceDocument, Receivable
 from domain.berlin_time import berlin_today
 from temporal_client import start_invoice_workflow
 from workflows.models import InvoiceWorkflowInput
@@ -43,6 +43,20 @@ class DocumentOut(BaseModel):
     kind: str
     sha256: str
     size: int
+
+
+class CollectionOut(BaseModel):
+    """Where the invoice's collection stands: the receivable, and its workflow's start."""
+
+    status: str = Field(description="open | paid | collection")
+    open_cents: int
+    disputed: bool
+    dunning_step: str | None
+    start: str | None = Field(
+        description="pending (its workflow starts at starts_at if the invoice is still open),"
+        " started, settled (paid in time: no workflow needed); null: started at issue"
+    )
+    starts_at: datetime | None
 
 
 class InvoiceOut(BaseModel):
@@ -70,6 +84,9 @@ class InvoiceOut(BaseModel):
     created_at: datetime
     lines: list[InvoiceLineOut] = []
     documents: list[DocumentOut] = []
+    collection: CollectionOut | None = Field(
+        default=None, description="in the detail only; null for a credit note"
+    )
 
 
 class InvoicePage(BaseModel):
@@ -112,6 +129,14 @@ async def _detail(session: SessionDep, invoice: Invoice) -> InvoiceOut:
     out.documents = [
         DocumentOut(kind=d.kind, sha256=d.sha256, size=d.size) for d in documents.scalars()
     ]
+    receivable = await session.get(Receivable, invoice.number)
+    if receivable is not None:
+        start = await session.get(CollectionStart, invoice.number)
+        out.collection = CollectionOut(
+            status=receivable.status, open_cents=receivable.open_cents,
+            disputed=receivable.disputed, dunning_step=receivable.dunning_step,
+            start=start.state if start else None, starts_at=start.wake_at if start else None,
+        )  # fmt: skip
     return out
 
 

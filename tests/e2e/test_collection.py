@@ -9,6 +9,7 @@ import email.policy
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,8 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from cli import main
+from config import get_settings
 from db.models import CollectionStart, Customer, Receivable, SepaDebit, SepaMandate
 from devstack.smtp_sink import MailSink
 from documents.pain008 import XSD
@@ -122,10 +125,13 @@ async def start_due(
     env: WorkflowEnvironment, settings: Any, until: datetime
 ) -> CollectionStartsResult:
     """The hourly sweep (workflows/collection_starts.py), run now for every row due by ``until``."""
-    return await env.client.execute_workflow(
+    workflow_id = f"collection-starts-{uuid.uuid4()}"
+    result = await env.client.execute_workflow(
         CollectionStartsWorkflow.run, CollectionStartsInput(until=until),
-        id=f"collection-starts-{uuid.uuid4()}", task_queue=settings.temporal_task_queue,
+        id=workflow_id, task_queue=settings.temporal_task_queue,
     )  # fmt: skip
+    await record_history(env.client, workflow_id, "collection-starts")
+    return result
 
 
 async def handed_over(
@@ -204,6 +210,11 @@ async def test_on_time_debit_is_collected_once_and_paid(
     wakes = row.wake_at.astimezone(UTC)
     assert wakes.date() == reminder - timedelta(days=1) and wakes.hour in (22, 23)  # 00:00 Berlin
     assert await described(temporal_env, number) is None
+    shown = (await api.get(f"/v1/invoices/{number}", headers=auth("support"))).json()
+    assert shown["collection"] == {
+        "status": "open", "open_cents": GROSS, "disputed": False, "dunning_step": None,
+        "start": "pending", "starts_at": row.wake_at.isoformat().replace("+00:00", "Z"),
+    }  # fmt: skip
 
     statement = camt054(
         f"N-{uuid.uuid4().hex[:8]}", [Entry(GROSS, debit.collection_date, end_to_end_id=number)]
@@ -228,6 +239,8 @@ async def test_on_time_debit_is_collected_once_and_paid(
     assert swept.settled >= 1
     settled = await pending_start(session_factory, number)
     assert settled is not None and settled.state == "settled"
+    shown = (await api.get(f"/v1/invoices/{number}", headers=auth("support"))).json()
+    assert (shown["collection"]["status"], shown["collection"]["start"]) == ("paid", "settled")
     assert await described(temporal_env, number) is None
     assert await start_due(temporal_env, settings, row.wake_at) == CollectionStartsResult(
         started=0, settled=0
@@ -558,3 +571,38 @@ async def test_a_mandate_unused_for_36_months_lapses(
     async with session_factory() as session:
         row = await session.get(SepaMandate, mandate["mandate_reference"])
     assert row is not None and row.status == "lapsed"
+
+
+async def test_a_statement_imported_on_the_command_line_reaches_collection(
+    api: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """``faktura bank import FILE``: the debit is booked and then returned (MS03) in one
+    statement; the return starts the invoice's pending collection, which presents it again."""
+    invoice = await issued(api, await create_customer(api))
+    number = invoice["number"]
+    debit = await eventually(lambda: debit_of(session_factory, number), lambda d: d is not None, 30)
+    assert debit is not None
+    await eventually(lambda: pending_start(session_factory, number), lambda r: r is not None, 30)
+    statement = tmp_path / "statement.xml"
+    statement.write_bytes(camt053(f"S-{uuid.uuid4().hex[:8]}", [
+        Entry(GROSS, debit.collection_date, end_to_end_id=number),
+        Entry(-GROSS, debit.collection_date + timedelta(days=2), end_to_end_id=number,
+              return_reason="MS03"),
+    ]))  # fmt: skip
+    for name in ("database_url", "temporal_address", "temporal_task_queue", "archive_dir"):
+        monkeypatch.setenv(f"FAKTURA_{name.upper()}", str(getattr(settings, name)))
+    get_settings.cache_clear()
+    try:
+        await asyncio.to_thread(main, ["bank", "import", str(statement)])
+    finally:
+        get_settings.cache_clear()
+    second = await eventually(
+        lambda: debit_of(session_factory, number, 2), lambda d: d is not None, 30
+    )
+    assert second is not None and second.end_to_end_id == f"{number}-2"
+    started = await pending_start(session_factory, number)
+    assert started is not None and started.state == "started"
