@@ -90,25 +90,25 @@ async def running_worker(
         await engine.dispose()
 
 
-def _daily(workflow_run: Any, workflow_id: str, hour: int, settings: Settings) -> Schedule:
+def _schedule(
+    workflow_run: Any, workflow_id: str, spec: ScheduleSpec, settings: Settings
+) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             workflow_run, id=workflow_id, task_queue=settings.temporal_task_queue
         ),
-        spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(0)])],
-            time_zone_name="Europe/Berlin",
-        ),
+        spec=spec,
     )
 
 
-def _hourly(workflow_run: Any, workflow_id: str, settings: Settings) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            workflow_run, id=workflow_id, task_queue=settings.temporal_task_queue
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]),
+def _daily_at(hour: int) -> ScheduleSpec:
+    return ScheduleSpec(
+        calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)], minute=[ScheduleRange(0)])],
+        time_zone_name="Europe/Berlin",
     )
+
+
+HOURLY = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))])
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
@@ -116,10 +116,11 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
     early in the morning (before the banks' cut-off), the print batch in the evening, and
     every hour the start of the collections that are due (workflows/collection_starts.py)."""
     for schedule_id, schedule in (
-        (SEPA_SCHEDULE_ID, _daily(SepaBatchWorkflow.run, "sepa-batch", 6, settings)),
-        (PRINT_SCHEDULE_ID, _daily(PrintBatchWorkflow.run, "print-batch", 18, settings)),
+        (SEPA_SCHEDULE_ID, _schedule(SepaBatchWorkflow.run, "sepa-batch", _daily_at(6), settings)),
+        (PRINT_SCHEDULE_ID,
+         _schedule(PrintBatchWorkflow.run, "print-batch", _daily_at(18), settings)),
         (COLLECTION_SCHEDULE_ID,
-         _hourly(CollectionStartsWorkflow.run, "collection-starts", settings)),
+         _schedule(CollectionStartsWorkflow.run, "collection-starts", HOURLY, settings)),
     ):  # fmt: skip
         with contextlib.suppress(ScheduleAlreadyRunningError):
             await client.create_schedule(schedule_id, schedule)
