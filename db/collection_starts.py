@@ -76,7 +76,8 @@ async def of_invoices(
 
 
 async def mark(db: asyncpg.Connection, numbers: Sequence[str], state: str) -> None:
-    """Leave ``pending``; a started run holds its input, so the row need not keep it."""
+    """Leave ``pending`` (or ``settled``, for a late return); a started run holds its input,
+    so the row need not keep it."""
     if not numbers:
         return
     await db.execute(

@@ -512,8 +512,8 @@ class CollectionStart(SQLModel, table=True):
     before their first dunning deadline and never need one (activities/collection_starts.py).
 
     ``pending`` until ``wake_at``, then ``started`` if the invoice is still open, else
-    ``settled``; a return debit starts it at once. ``input`` is the workflow's input while
-    pending, and cleared after."""
+    ``settled``; a return debit starts it at once. ``input`` is the workflow's input; it is
+    kept on a settled row (a late return debit starts from it) and cleared once started."""
 
     __tablename__ = "collection_start"
     __table_args__ = (
