@@ -33,7 +33,8 @@ CONTRACTS = int(os.environ.get("FAKTURA_CHAOS_CONTRACTS", "150"))
 SMTP_DOWN_SECONDS = 30
 DEADLINE_SECONDS = 600 + CONTRACTS  # a generous bound: a stuck chain fails, never hangs
 
-pytestmark = pytest.mark.slow
+# `make chaos CHAOS_N=...` may take longer than the suite's per-test timeout (pyproject.toml)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(DEADLINE_SECONDS + 300)]
 
 
 class Faults:

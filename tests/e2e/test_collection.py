@@ -24,8 +24,10 @@ from temporalio.client import (
     WorkflowHandle,
 )
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
+from activities import collection_starts as sweeping
+from activities.collection_starts import CollectionStartActivities
 from cli import main
 from config import get_settings
 from db.models import CollectionStart, Customer, Receivable, SepaDebit, SepaMandate
@@ -606,3 +608,36 @@ async def test_a_statement_imported_on_the_command_line_reaches_collection(
     assert second is not None and second.end_to_end_id == f"{number}-2"
     started = await pending_start(session_factory, number)
     assert started is not None and started.state == "started"
+
+
+async def test_a_sweep_that_dies_before_marking_starts_no_second_run(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep starts first and marks after: a crash in between leaves the row pending,
+    and the next sweep's start finds the running workflow instead of making another."""
+    invoice = await issued(api, await create_customer(api, transfer_consumer_body()))
+    number = invoice["number"]
+    row = await eventually(lambda: pending_start(session_factory, number), lambda r: r is not None)
+    assert row is not None
+    steps = ActivityEnvironment(client=temporal_env.client)
+    sweep = CollectionStartActivities(session_factory).start_due_collections
+
+    async def crash(*_: Any) -> None:
+        raise RuntimeError("worker lost before marking")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sweeping.collection_starts, "mark", crash)
+        with pytest.raises(RuntimeError):
+            await steps.run(sweep, CollectionStartsInput(until=row.wake_at))
+    assert (await pending_start(session_factory, number)).state == "pending"  # type: ignore[union-attr]
+    assert await described(temporal_env, number) is not None  # started before the crash
+
+    again = await steps.run(sweep, CollectionStartsInput(until=row.wake_at))
+    assert again.started >= 1
+    marked = await pending_start(session_factory, number)
+    assert marked is not None and marked.state == "started"
+    runs = await temporal_env.client.count_workflows(f"WorkflowId = 'invoice-{number}'")
+    assert runs.count == 1
