@@ -9,7 +9,6 @@ Statements run on the driver's connection (db/driver.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ import asyncpg
 
 from workflows.models import InvoiceWorkflowInput
 
-PENDING, STARTED, SETTLED = "pending", "started", "settled"
+STARTED, SETTLED = "started", "settled"  # and "pending", which only SQL here writes
 
 
 @dataclass(frozen=True)
@@ -47,14 +46,12 @@ SELECT = (
 
 
 def _row(record: asyncpg.Record) -> CollectionStartRow:
-    raw = record["input"]  # SQLAlchemy's pool decodes jsonb on its connections
+    raw = record["input"]  # a dict: SQLAlchemy's pool decodes jsonb on its connections
     return CollectionStartRow(
         number=record["invoice_number"],
         wake_at=record["wake_at"],
         state=record["state"],
-        input=InvoiceWorkflowInput.model_validate(json.loads(raw) if isinstance(raw, str) else raw)
-        if raw
-        else None,
+        input=InvoiceWorkflowInput.model_validate(raw) if raw else None,
         open_cents=record["open_cents"],
     )
 
