@@ -26,10 +26,11 @@ from temporalio.client import (
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities import collection_starts as sweeping
 from activities.collection_starts import CollectionStartActivities
 from cli import main
 from config import get_settings
+from db import collection_starts
+from db.driver import driver_connection
 from db.models import CollectionStart, Customer, Receivable, SepaDebit, SepaMandate
 from devstack.smtp_sink import MailSink
 from documents.pain008 import XSD
@@ -46,7 +47,12 @@ from tests.factories import (
 from tests.helpers import auth, eventually, record_history
 from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.invoice import InvoiceWorkflow
-from workflows.models import CollectionStartsInput, CollectionStartsResult, SepaBatchInput
+from workflows.models import (
+    CollectionStartsInput,
+    CollectionStartsResult,
+    InvoiceWorkflowInput,
+    SepaBatchInput,
+)
 from workflows.print_batch import SepaBatchWorkflow
 from workflows.search_attributes import INVOICE_STATUS
 
@@ -629,7 +635,7 @@ async def test_a_sweep_that_dies_before_marking_starts_no_second_run(
         raise RuntimeError("worker lost before marking")
 
     with monkeypatch.context() as patched:
-        patched.setattr(sweeping.collection_starts, "mark", crash)
+        patched.setattr(collection_starts, "mark", crash)
         with pytest.raises(RuntimeError):
             await steps.run(sweep, CollectionStartsInput(until=row.wake_at))
     assert (await pending_start(session_factory, number)).state == "pending"  # type: ignore[union-attr]
@@ -641,3 +647,28 @@ async def test_a_sweep_that_dies_before_marking_starts_no_second_run(
     assert marked is not None and marked.state == "started"
     runs = await temporal_env.client.count_workflows(f"WorkflowId = 'invoice-{number}'")
     assert runs.count == 1
+
+
+async def test_a_handed_over_credit_note_is_settled_without_a_workflow(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Any,
+) -> None:
+    """A credit note the contract's workflow hands over (a final settlement's refund) has no
+    receivable of its own: its deadline comes, and there is nothing to collect."""
+    invoice = await issued(api, await create_customer(api, transfer_consumer_body()))
+    row = await eventually(
+        lambda: pending_start(session_factory, invoice["number"]), lambda r: r is not None
+    )
+    assert row is not None
+    note = f"RE-2099-{uuid.uuid4().int % 10**7:07d}"  # no receivable has this number
+    handed_over = InvoiceWorkflowInput.model_validate(row.input)
+    async with driver_connection(session_factory) as db:
+        await collection_starts.defer(
+            db, handed_over.model_copy(update={"number": note}), row.wake_at
+        )
+    await start_due(temporal_env, settings, row.wake_at)
+    settled = await pending_start(session_factory, note)
+    assert settled is not None and settled.state == "settled"
+    assert await described(temporal_env, note) is None
