@@ -39,6 +39,7 @@ class CollectionStartActivities:
         async def start(row: CollectionStartRow) -> None:
             async with slots:
                 await start_collection(client, task_queue, row)
+            activity.heartbeat()  # alive within a page too (the SDK throttles the calls)
 
         while True:
             async with driver_connection(self.session_factory) as db:
@@ -54,4 +55,4 @@ class CollectionStartActivities:
                 )
             result.started += len(open_rows)
             result.settled += len(rows) - len(open_rows)
-            activity.heartbeat(result.started + result.settled)
+            activity.heartbeat()

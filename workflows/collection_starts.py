@@ -18,7 +18,9 @@ SCHEDULE_ID = "hourly-collection-starts"
 LOOKAHEAD = timedelta(hours=2)
 SWEEP = {
     "start_to_close_timeout": timedelta(hours=1),
-    "heartbeat_timeout": timedelta(minutes=2),
+    # heartbeats come with every start: a crashed worker's sweep is retried half a minute
+    # later, not at the end of the hour
+    "heartbeat_timeout": timedelta(seconds=30),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
 }
 

@@ -1,6 +1,8 @@
 """Fault injection while a fleet is billed (issue 8): the worker is SIGKILLed three times,
 the Temporal dev server (SQLite) and Postgres restart once each, and the SMTP server
-refuses connections for 30 s. Afterwards nothing may be missing and nothing doubled.
+refuses connections for 30 s. Afterwards nothing may be missing and nothing doubled. Then
+the collection sweep starts every invoice's workflow and loses its worker half-way: each
+workflow must still start exactly once.
 
     make chaos N=1000          # FAKTURA_CHAOS_CONTRACTS, default 150 inside `make test`
 """
@@ -14,6 +16,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +30,8 @@ from devstack.stack import Stack
 from domain.berlin_time import berlin_today
 from temporal_client import connect
 from tests.helpers import eventually
-from workflows.models import InvoiceWorkflowInput
+from workflows.collection_starts import CollectionStartsWorkflow
+from workflows.models import CollectionStartsInput, InvoiceWorkflowInput
 
 CONTRACTS = int(os.environ.get("FAKTURA_CHAOS_CONTRACTS", "150"))
 SMTP_DOWN_SECONDS = 30
@@ -46,8 +50,13 @@ class Faults:
         self.rows: list[tuple[str, str, float]] = []
         self.started = time.monotonic()
 
-    async def inject(self, name: str, action: Callable[[], None]) -> None:
-        before = await self.progress()
+    async def inject(
+        self,
+        name: str,
+        action: Callable[[], None],
+        progress: Callable[[], Awaitable[str]] | None = None,
+    ) -> None:
+        before = await (progress or self.progress)()
         began = time.monotonic()
         await asyncio.to_thread(action)
         self.rows.append((name, before, time.monotonic() - began))
@@ -121,6 +130,7 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
             await build_sepa_files(client, factory, settings.temporal_task_queue)
 
         outcome = await check_outcome(stack, factory, client, CONTRACTS, sepa_count)
+        outcome |= await sweep_through_a_crash(stack, faults, factory, client, CONTRACTS)
         print(
             "\n" + faults.table() + "\n\n" + "\n".join(f"{k:<34} {v}" for k, v in outcome.items())
         )
@@ -194,4 +204,54 @@ async def check_outcome(
         "debits, each in one pain.008": f"{len(debits)} in {len(batches)} file(s)",
         "pending collection starts": len(rows),
         "invoice workflows started": started.count,
+    }
+
+
+async def sweep_through_a_crash(
+    stack: Stack, faults: Faults, factory, client, n: int
+) -> dict[str, object]:  # noqa: ANN001
+    """The collection sweep (workflows/collection_starts.py), run now for every pending row
+    (nobody has paid, so each starts its invoice's workflow), loses its worker after the
+    first starts and before it marks them. Its retry must start the rest and double none."""
+    handle = await client.start_workflow(
+        CollectionStartsWorkflow.run,
+        CollectionStartsInput(until=datetime.now(UTC) + timedelta(days=400)),
+        id="chaos-collection-starts",
+        task_queue=stack.settings().temporal_task_queue,
+    )
+
+    async def invoice_runs() -> int:
+        return (await client.count_workflows("WorkflowType = 'InvoiceWorkflow'")).count
+
+    deadline = time.monotonic() + 60
+    while await invoice_runs() == 0:
+        assert time.monotonic() < deadline, "the sweep started no workflow"
+        await asyncio.sleep(0.05)
+
+    async def sweep_done() -> str:
+        return f"{await invoice_runs()} of {n} started"
+
+    await faults.inject("SIGKILL worker during the sweep", lambda: stack.kill_worker(0), sweep_done)
+    result = await asyncio.wait_for(handle.result(), DEADLINE_SECONDS)
+
+    attempts = [
+        event.activity_task_started_event_attributes.attempt
+        async for event in handle.fetch_history_events()
+        if event.HasField("activity_task_started_event_attributes")
+    ]
+    assert attempts and attempts[-1] >= 2, f"the crash missed the sweep's activity: {attempts}"
+
+    async with factory() as session:
+        states = collections.Counter(
+            (await session.execute(select(CollectionStart.state))).scalars().all()
+        )
+    assert states == {"started": n}
+    runs = await eventually(invoice_runs, lambda count: count >= n, 30)
+    assert runs == n, "an invoice's workflow started twice, or not at all"
+    for status in ("Failed", "TimedOut", "Terminated", "Canceled"):
+        assert (await client.count_workflows(f"ExecutionStatus = '{status}'")).count == 0, status
+    return {
+        "sweep's activity attempts": attempts[-1],
+        "started by the sweep's last attempt": result.started,
+        "invoice workflows after the sweep": runs,
     }
