@@ -98,6 +98,7 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
                 )
             unique = len({key for key, _ in requests})
             latencies: list[float] = []
+            cold: list[float] = []  # the open loop's first seconds
             answers: collections.Counter[int] = collections.Counter()
             queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
             for request in requests:
@@ -107,8 +108,11 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
                 response = await client.post(
                     "/v1/contracts", json=body, headers={**CRM, "Idempotency-Key": key}
                 )
+                took = time.perf_counter() - since
                 if not rate or since - began >= WARM_UP_SECONDS:
-                    latencies.append(time.perf_counter() - since)
+                    latencies.append(took)
+                else:
+                    cold.append(took)
                 answers[response.status_code] += 1
 
             async def sender() -> None:
@@ -151,7 +155,7 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
         await engine.dispose()
         report(
             n, concurrency, processes, rate, wall, sorted(latencies), answers, unique, contracts,
-            starts,
+            starts, sorted(cold),
         )  # fmt: skip
         print("CPU per request  " + ", ".join(
             f"{part} {1000 * seconds / n:.1f} ms" for part, seconds in cpu.items()
@@ -165,9 +169,14 @@ def report(
     n: int, concurrency: int, processes: int, rate: float | None, wall: float,
     latencies: list[float],
     answers: collections.Counter[int], unique: int, contracts: int, starts: int,
+    cold: list[float],
 ) -> None:  # fmt: skip
-    def at(q: float) -> float:
-        return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * q))]
+    def percentiles(sample: list[float]) -> str:
+        def at(q: float) -> float:
+            return 1000 * sample[min(len(sample) - 1, int(len(sample) * q))]
+
+        return (f"p50 {at(0.5):.0f} ms, p95 {at(0.95):.0f} ms, p99 {at(0.99):.0f} ms, "
+                f"max {1000 * sample[-1]:.0f} ms")  # fmt: skip
 
     errors = sum(count for status, count in answers.items() if status >= 300)
     loop = (
@@ -180,8 +189,9 @@ def report(
         print(f"latency counted for the {len(latencies)} requests due after the first "
               f"{WARM_UP_SECONDS:g} s")  # fmt: skip
     print(f"wall time        {wall:.1f} s ({n / wall:.0f} requests/s)")
-    print(f"latency          p50 {at(0.5):.0f} ms, p95 {at(0.95):.0f} ms, p99 {at(0.99):.0f} ms, "
-          f"max {1000 * latencies[-1]:.0f} ms")  # fmt: skip
+    print(f"latency          {percentiles(latencies)}")
+    if cold:
+        print(f"first {WARM_UP_SECONDS:g} s      {percentiles(cold)} ({len(cold)} requests)")
     print(f"answers          {dict(sorted(answers.items()))}; errors {errors}")
     print(f"distinct requests {unique}; contracts stored {contracts}; workflow starts {starts}")
     print(f"duplicates       {contracts - unique}")
