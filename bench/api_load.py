@@ -29,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from cli import DEMO_CATALOG  # noqa: E402
 from db.catalog import read_catalog_file  # noqa: E402
@@ -56,6 +56,18 @@ def customer_body(i: int) -> dict[str, Any]:
                     "city": "Berlin", "country": "DE"},
         "email": f"last{i}@example.org", "payment_method": "bank_transfer",
     }  # fmt: skip
+
+
+async def postgres_sessions(stack: Stack) -> int:
+    """Connections Postgres has accepted so far: a pool that churns opens many."""
+    engine = make_engine(stack.postgres.url(), 1)
+    try:
+        async with make_session_factory(engine)() as session:
+            return (await session.execute(text(
+                "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            ))).scalar_one()  # fmt: skip
+    finally:
+        await engine.dispose()
 
 
 def contract_request(i: int, customers: list[str]) -> tuple[str, dict[str, Any]]:
@@ -128,6 +140,7 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
                 async with slots:
                     await send(*requests[i], due)
 
+            sessions_before = await postgres_sessions(stack)
             parts = {**stack.pids(), "API": [api.pid]}
             before = {part: sum(map(cpu_seconds, pids)) for part, pids in parts.items()}
             loop_before = time.process_time()  # this process alone: its children are the stack
@@ -144,6 +157,7 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
                 if pids
             }
             cpu["load loop"] = time.process_time() - loop_before
+            sessions = await postgres_sessions(stack) - sessions_before - 1  # less its own
         engine = make_engine(stack.postgres.url(), 2)
         async with make_session_factory(engine)() as session:
             contracts = (
@@ -157,6 +171,7 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
             n, concurrency, processes, rate, wall, sorted(latencies), answers, unique, contracts,
             starts, sorted(cold),
         )  # fmt: skip
+        print(f"Postgres sessions opened during the loop: {sessions} (each a server process)")
         print("CPU per request  " + ", ".join(
             f"{part} {1000 * seconds / n:.1f} ms" for part, seconds in cpu.items()
         ))  # fmt: skip

@@ -162,7 +162,11 @@ async def statements_per_invoice(factory: async_sessionmaker, n: int, top: int =
             "SELECT calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) FROM pg_stat_statements"
             " WHERE query NOT ILIKE '%pg_stat_statements%' ORDER BY calls DESC"
         ))).all()  # fmt: skip
+        sessions = (await session.execute(text(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        ))).scalar_one()  # fmt: skip
     print(f"\nPostgres statements per invoice: {sum(r[0] for r in rows) / n:.1f} in all")
+    print(f"Postgres sessions opened since the database started: {sessions}")
     for calls, query in rows[:top]:
         print(f"  {calls / n:5.2f}  {query}")
 
