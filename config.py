@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "postgresql+asyncpg://faktura@127.0.0.1:5432/faktura"
-    db_pool_size: int = 10
+    db_pool_size: int = 20  # per process, all kept open (db/engine.py)
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"

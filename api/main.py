@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api.errors import install_handlers
 from api.idempotency import IdempotencyMiddleware
 from api.routes import catalog, collection, contracts, customers, health, invoices
+from api.warm_up import warm_up
 from api.workflow_starts import relay_forever
 from config import Settings, get_settings
 from db.engine import make_engine, make_session_factory
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         app.state.session_factory = make_session_factory(app.state.engine)
         # Lazy: the API starts (and /healthz can say so) while Temporal is still down.
         app.state.temporal = temporal_client or await connect(settings, lazy=True)
+        await warm_up(app.state.session_factory, settings.db_pool_size, app.state.temporal)
         relay = asyncio.create_task(relay_forever(app.state))
         try:
             yield

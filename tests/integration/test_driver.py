@@ -3,6 +3,8 @@ hands out a connection the server dropped."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 from sqlalchemy import text
@@ -39,7 +41,7 @@ async def test_a_connection_the_server_dropped_fails_once_and_is_replaced(
 ) -> None:
     """As after a Postgres restart: the first step on the dead connection fails (Temporal
     retries it), the next one gets a new connection instead of the dead one again."""
-    engine = make_engine(database_url, pool_size=1)  # one connection (and one overflow)
+    engine = make_engine(database_url, pool_size=1)
     factory = make_session_factory(engine)
     try:
         async with driver_transaction(factory) as db:
@@ -78,5 +80,26 @@ async def test_statements_through_the_session_roll_back_with_it(database_url: st
             db = await driver_of(session)  # after the session's own first statement
             assert await db.fetch("SELECT value FROM driver_probe_2") == []
             await db.execute("DROP TABLE driver_probe_2")
+    finally:
+        await engine.dispose()
+
+
+async def test_the_pool_keeps_its_connections_under_more_callers_than_it_holds(
+    database_url: str,
+) -> None:
+    """Callers beyond the pool's size wait for a connection instead of opening one that is
+    closed again on return (a Postgres server process each time; db/engine.py)."""
+    engine = make_engine(database_url, pool_size=2)
+    factory = make_session_factory(engine)
+
+    async def backend() -> int:
+        async with driver_transaction(factory) as db:
+            await asyncio.sleep(0.05)
+            return await db.fetchval("SELECT pg_backend_pid()")
+
+    try:
+        first = await asyncio.gather(*(backend() for _ in range(8)))
+        again = await asyncio.gather(*(backend() for _ in range(8)))
+        assert len(set(first)) == 2 and set(again) == set(first)
     finally:
         await engine.dispose()
