@@ -91,6 +91,9 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://faktura@127.0.0.1:5432/faktura"
     db_pool_size: int = 20  # per process, all kept open (db/engine.py)
+    # How long an Idempotency-Key's answer is kept; a retry after that is a new request
+    # (db/retention.py, every night).
+    idempotency_window_days: int = Field(default=30, ge=1)
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"

@@ -39,6 +39,8 @@ from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.print_batch import SCHEDULE_ID as PRINT_SCHEDULE_ID
 from workflows.print_batch import SEPA_SCHEDULE_ID, PrintBatchWorkflow, SepaBatchWorkflow
 from workflows.registry import WORKFLOWS
+from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE_ID
+from workflows.retention import RetentionWorkflow
 
 log = logging.getLogger("faktura.worker")
 
@@ -114,13 +116,16 @@ HOURLY = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))]
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Fleet jobs as Temporal Schedules (created once, kept across restarts): the SEPA file
     early in the morning (before the banks' cut-off), the print batch in the evening, and
-    every hour the start of the collections that are due (workflows/collection_starts.py)."""
+    every hour the start of the collections that are due (workflows/collection_starts.py),
+    and at night the clean-up of rows that outlived their purpose (db/retention.py)."""
     for schedule_id, schedule in (
         (SEPA_SCHEDULE_ID, _schedule(SepaBatchWorkflow.run, "sepa-batch", _daily_at(6), settings)),
         (PRINT_SCHEDULE_ID,
          _schedule(PrintBatchWorkflow.run, "print-batch", _daily_at(18), settings)),
         (COLLECTION_SCHEDULE_ID,
          _schedule(CollectionStartsWorkflow.run, "collection-starts", HOURLY, settings)),
+        (RETENTION_SCHEDULE_ID,
+         _schedule(RetentionWorkflow.run, "retention", _daily_at(3), settings)),
     ):  # fmt: skip
         with contextlib.suppress(ScheduleAlreadyRunningError):
             await client.create_schedule(schedule_id, schedule)

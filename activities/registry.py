@@ -15,6 +15,7 @@ from activities.hand_over import HandOverActivities
 from activities.invoicing import InvoiceActivities
 from activities.provisioning import Provisioner, RecordingProvisioner, WebhookProvisioner
 from activities.recent import Recent
+from activities.retention import RetentionActivities
 from config import Settings
 from db.invoices import IssuedInvoice
 
@@ -52,4 +53,5 @@ def build_activities(
         hand_over.hand_over_invoice,
         hand_over.hand_over_issued_invoice,
         CollectionStartActivities(session_factory).start_due_collections,
+        RetentionActivities(session_factory, settings.idempotency_window_days).forget_expired_rows,
     ]

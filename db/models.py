@@ -162,6 +162,7 @@ class IdempotentRequest(SQLModel, table=True):
     callers or routes."""
 
     __tablename__ = "idempotent_request"
+    __table_args__ = (Index("ix_idempotent_request_created_at", "created_at"),)  # retention
 
     scope: str = Field(primary_key=True, max_length=64)
     key: str = Field(primary_key=True, max_length=200)
@@ -513,11 +514,13 @@ class CollectionStart(SQLModel, table=True):
 
     ``pending`` until ``wake_at``, then ``started`` if the invoice is still open, else
     ``settled``; a return debit starts it at once. ``input`` is the workflow's input; it is
-    kept on a settled row (a late return debit starts from it) and cleared once started."""
+    kept on a settled row (a late return debit starts from it) and cleared once started.
+    A row that is no longer pending is deleted after 400 days (db/retention.py)."""
 
     __tablename__ = "collection_start"
     __table_args__ = (
         Index("ix_collection_start_pending", "wake_at", postgresql_where="state = 'pending'"),
+        Index("ix_collection_start_done", "updated_at", postgresql_where="state <> 'pending'"),
     )
 
     invoice_number: str = Field(primary_key=True, max_length=20)

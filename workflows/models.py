@@ -262,6 +262,17 @@ class CollectionStartsResult(BaseModel):
     settled: int  # paid (or a credit note) by then: no workflow needed
 
 
+class RetentionInput(BaseModel):
+    """Forget what expired by ``now`` (db/retention.py)."""
+
+    now: datetime
+
+
+class RetentionResult(BaseModel):
+    idempotent_requests: int  # stored answers to Idempotency-Keys past their window
+    collection_starts: int  # started or settled rows past the return window
+
+
 class IssuedInvoiceInput(BaseModel):
     """An invoice the contract's workflow has just issued, for its one-step hand-over."""
 

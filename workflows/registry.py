@@ -4,6 +4,7 @@ from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.contract import ContractWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.print_batch import PrintBatchWorkflow, SepaBatchWorkflow
+from workflows.retention import RetentionWorkflow
 
 WORKFLOWS = [
     ContractWorkflow,
@@ -11,4 +12,5 @@ WORKFLOWS = [
     PrintBatchWorkflow,
     SepaBatchWorkflow,
     CollectionStartsWorkflow,
+    RetentionWorkflow,
 ]

@@ -54,7 +54,8 @@ class CollectionOut(BaseModel):
     dunning_step: str | None
     start: str | None = Field(
         description="pending (its workflow starts at starts_at if the invoice is still open),"
-        " started, settled (paid in time: no workflow needed); null: started at issue"
+        " started, settled (paid in time: no workflow needed); null: started at issue, or"
+        " the row was deleted 400 days after it left pending"
     )
     starts_at: datetime | None
 

@@ -7,7 +7,12 @@ from datetime import timedelta
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
-from worker import COLLECTION_SCHEDULE_ID, PRINT_SCHEDULE_ID, ensure_schedules
+from worker import (
+    COLLECTION_SCHEDULE_ID,
+    PRINT_SCHEDULE_ID,
+    RETENTION_SCHEDULE_ID,
+    ensure_schedules,
+)
 from workflows.collection_starts import LOOKAHEAD
 
 
@@ -35,3 +40,17 @@ async def test_hourly_collection_starts_schedule(
     [interval] = description.schedule.spec.intervals
     assert interval.every == timedelta(hours=1) < LOOKAHEAD
     assert description.schedule.action.workflow == "CollectionStartsWorkflow"
+
+
+async def test_nightly_retention_schedule(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The clean-up runs at night, German time, when neither billing nor the banks' files
+    are busy (db/retention.py)."""
+    await ensure_schedules(temporal_env.client, settings)
+    description = await temporal_env.client.get_schedule_handle(RETENTION_SCHEDULE_ID).describe()
+    spec = description.schedule.spec
+    assert spec.time_zone_name == "Europe/Berlin"
+    [calendar] = spec.calendars
+    assert [r.start for r in calendar.hour] == [3]
+    assert description.schedule.action.workflow == "RetentionWorkflow"

@@ -1,0 +1,42 @@
+"""Rows that outlive their purpose are deleted; the books are not.
+
+- ``idempotent_request``: the stored answer to an ``Idempotency-Key``. A client retries
+  within minutes or hours; after the window (``Settings.idempotency_window_days``) the
+  key is forgotten and a request with it is new. Stripe keeps keys for 24 hours.
+- ``collection_start`` rows that are no longer pending: a settled row keeps the invoice
+  workflow's input for a late return debit, and a SEPA Core debit can be reclaimed for
+  13 months when it was not authorised. After ``COLLECTION_START_DAYS`` no return can come.
+
+Invoices, their lines and documents, payments, mails, debits and bank lines are the books
+(GoBD: 8 to 10 years) and are never deleted here. The claims on a CRM reference
+(``idempotency_record``) are kept too: they keep a contract from being created twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import asyncpg
+
+COLLECTION_START_DAYS = timedelta(days=400)
+BATCH = 5_000  # rows per statement: short transactions, no long lock on a busy table
+
+
+async def forget_idempotent_requests(db: asyncpg.Connection, before: datetime) -> int:
+    """Delete one batch of answers stored before ``before``; returns how many went."""
+    status = await db.execute(
+        "DELETE FROM idempotent_request WHERE (scope, key) IN (SELECT scope, key"
+        " FROM idempotent_request WHERE created_at < $1 LIMIT $2)",
+        before, BATCH,
+    )  # fmt: skip
+    return int(status.split()[-1])
+
+
+async def forget_collection_starts(db: asyncpg.Connection, before: datetime) -> int:
+    """Delete one batch of started or settled rows last changed before ``before``."""
+    status = await db.execute(
+        "DELETE FROM collection_start WHERE invoice_number IN (SELECT invoice_number"
+        " FROM collection_start WHERE state <> 'pending' AND updated_at < $1 LIMIT $2)",
+        before, BATCH,
+    )  # fmt: skip
+    return int(status.split()[-1])

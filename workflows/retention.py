@@ -1,0 +1,29 @@
+"""The daily clean-up of operational rows (db/retention.py); run by a Temporal Schedule
+(worker.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.models import RetentionInput, RetentionResult
+
+FORGET_EXPIRED_ROWS = "forget_expired_rows"
+SCHEDULE_ID = "daily-retention"
+
+
+@workflow.defn
+class RetentionWorkflow:
+    @workflow.run
+    async def run(self, input: RetentionInput | None = None) -> RetentionResult:
+        return await workflow.execute_activity(
+            FORGET_EXPIRED_ROWS,
+            input or RetentionInput(now=workflow.now()),
+            result_type=RetentionResult,
+            start_to_close_timeout=timedelta(hours=1),
+            heartbeat_timeout=timedelta(minutes=1),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+        )
