@@ -24,19 +24,24 @@ BATCH = 5_000  # rows per statement: short transactions, no long lock on a busy 
 
 async def forget_idempotent_requests(db: asyncpg.Connection, before: datetime) -> int:
     """Delete one batch of answers stored before ``before``; returns how many went."""
-    status = await db.execute(
+    return await _delete_batch(
+        db,
         "DELETE FROM idempotent_request WHERE (scope, key) IN (SELECT scope, key"
         " FROM idempotent_request WHERE created_at < $1 LIMIT $2)",
-        before, BATCH,
-    )  # fmt: skip
-    return int(status.split()[-1])
+        before,
+    )
 
 
 async def forget_collection_starts(db: asyncpg.Connection, before: datetime) -> int:
     """Delete one batch of started or settled rows last changed before ``before``."""
-    status = await db.execute(
+    return await _delete_batch(
+        db,
         "DELETE FROM collection_start WHERE invoice_number IN (SELECT invoice_number"
         " FROM collection_start WHERE state <> 'pending' AND updated_at < $1 LIMIT $2)",
-        before, BATCH,
-    )  # fmt: skip
+        before,
+    )
+
+
+async def _delete_batch(db: asyncpg.Connection, statement: str, before: datetime) -> int:
+    status = await db.execute(statement, before, BATCH)  # "DELETE <count>"
     return int(status.split()[-1])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio.client import Client
 
@@ -53,3 +54,15 @@ async def record_history(client: Client, workflow_id: str, name: str) -> None:
     async for history in runs:
         index += 1
         (HISTORIES / f"{name}-{index}.json").write_text(history.to_json())
+
+
+async def run_and_record(
+    client: Client, workflow_run: Any, argument: Any, name: str, task_queue: str
+) -> Any:
+    """Run a fleet job's workflow to its end under a fresh id and keep its history (above)."""
+    workflow_id = f"{name}-{uuid.uuid4()}"
+    result = await client.execute_workflow(
+        workflow_run, argument, id=workflow_id, task_queue=task_queue
+    )
+    await record_history(client, workflow_id, name)
+    return result

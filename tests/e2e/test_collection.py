@@ -44,7 +44,7 @@ from tests.factories import (
     create_customer,
     transfer_consumer_body,
 )
-from tests.helpers import auth, eventually, record_history
+from tests.helpers import auth, eventually, record_history, run_and_record
 from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.models import (
@@ -133,13 +133,10 @@ async def start_due(
     env: WorkflowEnvironment, settings: Any, until: datetime
 ) -> CollectionStartsResult:
     """The hourly sweep (workflows/collection_starts.py), run now for every row due by ``until``."""
-    workflow_id = f"collection-starts-{uuid.uuid4()}"
-    result = await env.client.execute_workflow(
-        CollectionStartsWorkflow.run, CollectionStartsInput(until=until),
-        id=workflow_id, task_queue=settings.temporal_task_queue,
+    return await run_and_record(
+        env.client, CollectionStartsWorkflow.run, CollectionStartsInput(until=until),
+        "collection-starts", settings.temporal_task_queue,
     )  # fmt: skip
-    await record_history(env.client, workflow_id, "collection-starts")
-    return result
 
 
 async def handed_over(

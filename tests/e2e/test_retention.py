@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from config import Settings
 from db import retention
 from db.driver import driver_connection
-from tests.helpers import record_history
+from tests.helpers import run_and_record
 from workflows.models import RetentionInput
 from workflows.retention import RetentionWorkflow
 
@@ -52,12 +52,10 @@ async def test_expired_answers_and_finished_collection_starts_are_deleted_in_bat
                 number, changed, state,
             )  # fmt: skip
 
-    workflow_id = f"retention-{tag}"
-    result = await temporal_env.client.execute_workflow(
-        RetentionWorkflow.run, RetentionInput(now=now),
-        id=workflow_id, task_queue=settings.temporal_task_queue,
+    result = await run_and_record(
+        temporal_env.client, RetentionWorkflow.run, RetentionInput(now=now), "retention",
+        settings.temporal_task_queue,
     )  # fmt: skip
-    await record_history(temporal_env.client, workflow_id, "retention")
 
     async with driver_connection(session_factory) as db:
         kept_answers = await db.fetch(

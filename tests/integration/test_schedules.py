@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
@@ -11,22 +12,32 @@ from worker import (
     COLLECTION_SCHEDULE_ID,
     PRINT_SCHEDULE_ID,
     RETENTION_SCHEDULE_ID,
+    SEPA_SCHEDULE_ID,
     ensure_schedules,
 )
 from workflows.collection_starts import LOOKAHEAD
 
 
-async def test_daily_print_batch_schedule(
-    temporal_env: WorkflowEnvironment, settings: Settings
-) -> None:
+@pytest.mark.parametrize(
+    ("schedule_id", "hour", "workflow"),
+    [
+        (SEPA_SCHEDULE_ID, 6, "SepaBatchWorkflow"),  # before the banks' cut-off
+        (PRINT_SCHEDULE_ID, 18, "PrintBatchWorkflow"),
+        (RETENTION_SCHEDULE_ID, 3, "RetentionWorkflow"),  # when nothing else is busy
+    ],
+)
+async def test_daily_schedules_run_at_their_german_hour(
+    temporal_env: WorkflowEnvironment, settings: Settings, schedule_id: str, hour: int,
+    workflow: str,
+) -> None:  # fmt: skip
     await ensure_schedules(temporal_env.client, settings)
     await ensure_schedules(temporal_env.client, settings)  # a restart finds it and keeps it
-    description = await temporal_env.client.get_schedule_handle(PRINT_SCHEDULE_ID).describe()
+    description = await temporal_env.client.get_schedule_handle(schedule_id).describe()
     spec = description.schedule.spec
     assert spec.time_zone_name == "Europe/Berlin"
     [calendar] = spec.calendars
-    assert [r.start for r in calendar.hour] == [18]
-    assert description.schedule.action.workflow == "PrintBatchWorkflow"
+    assert [r.start for r in calendar.hour] == [hour]
+    assert description.schedule.action.workflow == workflow
 
 
 async def test_hourly_collection_starts_schedule(
@@ -40,17 +51,3 @@ async def test_hourly_collection_starts_schedule(
     [interval] = description.schedule.spec.intervals
     assert interval.every == timedelta(hours=1) < LOOKAHEAD
     assert description.schedule.action.workflow == "CollectionStartsWorkflow"
-
-
-async def test_nightly_retention_schedule(
-    temporal_env: WorkflowEnvironment, settings: Settings
-) -> None:
-    """The clean-up runs at night, German time, when neither billing nor the banks' files
-    are busy (db/retention.py)."""
-    await ensure_schedules(temporal_env.client, settings)
-    description = await temporal_env.client.get_schedule_handle(RETENTION_SCHEDULE_ID).describe()
-    spec = description.schedule.spec
-    assert spec.time_zone_name == "Europe/Berlin"
-    [calendar] = spec.calendars
-    assert [r.start for r in calendar.hour] == [3]
-    assert description.schedule.action.workflow == "RetentionWorkflow"
