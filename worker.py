@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -31,7 +30,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.delivery import Mailer
 from activities.registry import build_activities
-from config import Settings, get_settings
+from config import Settings, get_settings, tune_garbage_collector
 from db.engine import make_engine, make_session_factory
 from temporal_client import connect
 from workflows.collection_starts import SCHEDULE_ID as COLLECTION_SCHEDULE_ID
@@ -43,12 +42,6 @@ from workflows.retention import SCHEDULE_ID as RETENTION_SCHEDULE_ID
 from workflows.retention import RetentionWorkflow
 
 log = logging.getLogger("faktura.worker")
-
-# Every workflow activation allocates thousands of short-lived objects (protobuf, pydantic):
-# with Python's default first threshold (700) the cycle collector ran every few
-# milliseconds and cost ~9 % of a worker's CPU (docs/PERFORMANCE.md). Reference counting
-# frees almost all of them anyway; the collector still runs, only less often.
-GC_THRESHOLDS = (20_000, 20, 20)
 
 
 def workflow_runner(sandbox: bool) -> WorkflowRunner:
@@ -149,8 +142,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    gc.freeze()  # what start-up loaded lives as long as the process: never scan it again
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_garbage_collector()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(serve(get_settings()))
 

@@ -15,7 +15,7 @@ from api.idempotency import IdempotencyMiddleware
 from api.routes import catalog, collection, contracts, customers, health, invoices
 from api.warm_up import warm_up
 from api.workflow_starts import relay_forever
-from config import Settings, get_settings
+from config import Settings, get_settings, tune_garbage_collector
 from db.engine import make_engine, make_session_factory
 from temporal_client import connect
 
@@ -52,4 +52,14 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         app.include_router(module.router)
     app.add_middleware(IdempotencyMiddleware)
     install_handlers(app)
+    return app
+
+
+def create_server_app() -> FastAPI:
+    """uvicorn's factory (docker-compose.yml, devstack): the app, then the collector tuned
+    for a long-lived process once everything is imported: ~10 % more requests/s and a
+    shorter tail under load (docs/PERFORMANCE.md). Tests build apps with ``create_app``
+    and keep their collector."""
+    app = create_app()
+    tune_garbage_collector()
     return app

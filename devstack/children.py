@@ -39,7 +39,7 @@ def spawn_api(
 ) -> subprocess.Popen[bytes]:
     """uvicorn with the app factory on 127.0.0.1:``port``."""
     return spawn(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app",
+        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_server_app",
          "--host", "127.0.0.1", "--port", str(port), *extra],
         log_file=log_file,
         env=env,
