@@ -6,23 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.models import CollectionStartsInput, CollectionStartsResult
+    from workflows.options import FLEET_SWEEP
 
 START_DUE_COLLECTIONS = "start_due_collections"
 SCHEDULE_ID = "hourly-collection-starts"
 # Each sweep looks this far ahead, so one skipped or failed hour starts nothing late: a run
 # due within it starts now with a start delay to its exact deadline.
 LOOKAHEAD = timedelta(hours=2)
-SWEEP = {
-    "start_to_close_timeout": timedelta(hours=1),
-    # heartbeats come with every start: a crashed worker's sweep is retried half a minute
-    # later, not at the end of the hour
-    "heartbeat_timeout": timedelta(seconds=30),
-    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
-}
 
 
 @workflow.defn
@@ -34,5 +27,5 @@ class CollectionStartsWorkflow:
             START_DUE_COLLECTIONS,
             CollectionStartsInput(until=until),
             result_type=CollectionStartsResult,
-            **SWEEP,
+            **FLEET_SWEEP,
         )

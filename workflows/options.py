@@ -25,6 +25,14 @@ FILE_WORK = {
     "start_to_close_timeout": timedelta(minutes=10),
     "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
 }
+# A fleet job that pages through many rows (the collection sweep, the nightly retention):
+# up to an hour, heartbeating as it goes, so a crashed worker's job is retried half a
+# minute later, not at the end of the hour.
+FLEET_SWEEP = {
+    "start_to_close_timeout": timedelta(hours=1),
+    "heartbeat_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(maximum_interval=timedelta(minutes=5)),
+}
 # Transient SMTP failures back off from 2 s to 5 min; the activity itself gives up after
 # FAKTURA_SMTP_MAX_ATTEMPTS and posts the document instead, so this never runs forever.
 DELIVERY = {

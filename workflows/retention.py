@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.models import RetentionInput, RetentionResult
+    from workflows.options import FLEET_SWEEP
 
 FORGET_EXPIRED_ROWS = "forget_expired_rows"
 SCHEDULE_ID = "daily-retention"
@@ -23,7 +21,5 @@ class RetentionWorkflow:
             FORGET_EXPIRED_ROWS,
             input or RetentionInput(now=workflow.now()),
             result_type=RetentionResult,
-            start_to_close_timeout=timedelta(hours=1),
-            heartbeat_timeout=timedelta(minutes=1),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+            **FLEET_SWEEP,
         )

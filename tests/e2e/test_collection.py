@@ -129,6 +129,16 @@ async def pending_start(
         return await session.get(CollectionStart, number)
 
 
+async def started_once(
+    env: WorkflowEnvironment, factory: async_sessionmaker[AsyncSession], number: str
+) -> None:
+    """The pending start became one run of the invoice's workflow, which holds its input."""
+    row = await pending_start(factory, number)
+    assert row is not None and (row.state, row.input) == ("started", None)
+    runs = await env.client.count_workflows(f"WorkflowId = 'invoice-{number}'")
+    assert runs.count == 1
+
+
 async def start_due(
     env: WorkflowEnvironment, settings: Any, until: datetime
 ) -> CollectionStartsResult:
@@ -262,10 +272,7 @@ async def test_on_time_debit_is_collected_once_and_paid(
         lambda: debit_of(session_factory, number, 2), lambda d: d is not None, 30
     )
     assert second is not None and second.end_to_end_id == f"{number}-2"
-    started = await pending_start(session_factory, number)
-    assert started is not None and (started.state, started.input) == ("started", None)
-    runs = await temporal_env.client.count_workflows(f"WorkflowId = 'invoice-{number}'")
-    assert runs.count == 1
+    await started_once(temporal_env, session_factory, number)
 
 
 async def test_am04_return_is_presented_again_then_paid(
@@ -640,10 +647,7 @@ async def test_a_sweep_that_dies_before_marking_starts_no_second_run(
 
     again = await steps.run(sweep, CollectionStartsInput(until=row.wake_at))
     assert again.started >= 1
-    marked = await pending_start(session_factory, number)
-    assert marked is not None and marked.state == "started"
-    runs = await temporal_env.client.count_workflows(f"WorkflowId = 'invoice-{number}'")
-    assert runs.count == 1
+    await started_once(temporal_env, session_factory, number)
 
 
 async def test_a_handed_over_credit_note_is_settled_without_a_workflow(
