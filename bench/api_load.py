@@ -112,6 +112,7 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
             latencies: list[float] = []
             cold: list[float] = []  # the open loop's first seconds
             answers: collections.Counter[int] = collections.Counter()
+            timeline: list[tuple[float, float]] = []  # (sent, seconds into the loop; took)
             queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
             for request in requests:
                 queue.put_nowait(request)
@@ -121,6 +122,7 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
                     "/v1/contracts", json=body, headers={**CRM, "Idempotency-Key": key}
                 )
                 took = time.perf_counter() - since
+                timeline.append((since - began, took))
                 if not rate or since - began >= WARM_UP_SECONDS:
                     latencies.append(took)
                 else:
@@ -144,7 +146,7 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
             parts = {**stack.pids(), "API": [api.pid]}
             before = {part: sum(map(cpu_seconds, pids)) for part, pids in parts.items()}
             loop_before = time.process_time()  # this process alone: its children are the stack
-            began = time.perf_counter()
+            began, began_at = time.perf_counter(), time.strftime("%H:%M:%S", time.gmtime())
             if rate:
                 slots = asyncio.Semaphore(concurrency)
                 await asyncio.gather(*(paced(i, slots) for i in range(n)))
@@ -171,6 +173,7 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
             n, concurrency, processes, rate, wall, sorted(latencies), answers, unique, contracts,
             starts, sorted(cold),
         )  # fmt: skip
+        print(f"stalls           {stalls(timeline) or 'none'} (the loop began {began_at} UTC)")
         print(f"Postgres sessions opened during the loop: {sessions} (each a server process)")
         print("CPU per request  " + ", ".join(
             f"{part} {1000 * seconds / n:.1f} ms" for part, seconds in cpu.items()
@@ -210,6 +213,25 @@ def report(
     print(f"answers          {dict(sorted(answers.items()))}; errors {errors}")
     print(f"distinct requests {unique}; contracts stored {contracts}; workflow starts {starts}")
     print(f"duplicates       {contracts - unique}")
+
+
+STALL_SECONDS = 1.0
+
+
+def stalls(timeline: list[tuple[float, float]]) -> str:
+    """When the answers slower than STALL_SECONDS were sent, in bursts (sent within a
+    second of each other): a server that stalls makes every request in flight slow at
+    once, a slow request of its own stands alone."""
+    bursts: list[list[tuple[float, float]]] = []
+    for sent, took in sorted(t for t in timeline if t[1] > STALL_SECONDS):
+        if bursts and sent - bursts[-1][-1][0] <= 1.0:
+            bursts[-1].append((sent, took))
+        else:
+            bursts.append([(sent, took)])
+    return "; ".join(
+        f"{len(b)} sent at {b[0][0]:.1f}-{b[-1][0]:.1f} s took up to {max(t for _, t in b):.2f} s"
+        for b in bursts
+    )
 
 
 def main() -> None:
