@@ -25,6 +25,7 @@ POSTGRES_BIN_PATH = (
 )
 SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
 DB_USER = "faktura"
+MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes, the last a NUL
 
 
 def _run_as() -> str | None:
@@ -60,7 +61,19 @@ class EmbeddedPostgres:
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def url(self, database: str = "faktura") -> str:
+        """The Unix socket in the data directory when its path fits the kernel's limit: a
+        round trip there costs the client ~25 % less CPU than over TCP on loopback
+        (docs/PERFORMANCE.md); otherwise, and for other machines, 127.0.0.1:``port``."""
+        if len(str(self.socket_path)) <= MAX_SOCKET_PATH:
+            return (
+                f"postgresql+asyncpg://{DB_USER}@/{database}"
+                f"?host={self.data_dir.absolute()}&port={self.port}"
+            )
         return f"postgresql+asyncpg://{DB_USER}@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.data_dir.absolute() / f".s.PGSQL.{self.port}"
 
     def start(self, log_file: Path) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
