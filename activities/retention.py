@@ -31,6 +31,9 @@ class RetentionActivities:
             collection_starts=await self._all(
                 retention.forget_collection_starts, input.now - retention.COLLECTION_START_DAYS
             ),
+            creation_keys=await self._all(
+                retention.forget_creation_keys, input.now - self.idempotency_window
+            ),
         )
 
     async def _all(

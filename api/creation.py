@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 
 from api.errors import conflict
-from db.idempotency import Claim, claim
+from db.idempotency import CRM_REFERENCE_CLAIM, IDEMPOTENCY_KEY_CLAIM, Claim, claim
 
 
 async def claim_creation(
@@ -19,10 +19,12 @@ async def claim_creation(
     request_fingerprint: str,
 ) -> Claim:
     """Claim inside the creating transaction; raises 409 for a reused reference or key."""
-    got = await claim(db, scope, f"crm:{crm_reference}", request_fingerprint, uuid.uuid4())
+    got = await claim(
+        db, scope, CRM_REFERENCE_CLAIM + crm_reference, request_fingerprint, uuid.uuid4()
+    )
     if got.is_new and idempotency_key:
         keyed = await claim(
-            db, scope, f"key:{idempotency_key}", request_fingerprint, got.resource_id
+            db, scope, IDEMPOTENCY_KEY_CLAIM + idempotency_key, request_fingerprint, got.resource_id
         )
         if not keyed.is_new:
             raise conflict(f"Idempotency-Key was used for another {scope}")

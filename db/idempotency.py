@@ -19,6 +19,11 @@ import asyncpg
 from db.driver import insert_row
 from db.models import IdempotencyRecord
 
+# A creation claims its CRM reference for good and its Idempotency-Key, if any, for the
+# key window only (db/retention.py): the two share the table, told apart by the prefix.
+CRM_REFERENCE_CLAIM = "crm:"
+IDEMPOTENCY_KEY_CLAIM = "key:"
+
 
 def fingerprint(body: dict[str, Any]) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -146,6 +146,12 @@ class IdempotencyRecord(SQLModel, table=True):
     """One request key per scope: a repeated request returns the first one's resource."""
 
     __tablename__ = "idempotency_record"
+    # retention: the Idempotency-Key claims expire, the CRM references stay
+    __table_args__ = (
+        Index(
+            "ix_idempotency_record_key_claims", "created_at", postgresql_where="key LIKE 'key:%'"
+        ),
+    )
 
     scope: str = Field(primary_key=True, max_length=40)
     key: str = Field(primary_key=True, max_length=200)

@@ -7,6 +7,9 @@
   workflow's input for a late return debit, and a SEPA Core debit can be reclaimed for
   13 months when it was not authorised. After ``COLLECTION_START_DAYS`` no return can come.
 
+- ``idempotency_record`` claims of an ``Idempotency-Key`` on a creation, after the same
+  window: the key is then new on these routes as on every other.
+
 Invoices, their lines and documents, payments, mails, debits and bank lines are the books
 (GoBD: 8 to 10 years) and are never deleted here. The claims on a CRM reference
 (``idempotency_record``) are kept too: they keep a contract from being created twice.
@@ -18,6 +21,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from db.idempotency import IDEMPOTENCY_KEY_CLAIM
+
 COLLECTION_START_DAYS = timedelta(days=400)
 BATCH = 5_000  # rows per statement: short transactions, no long lock on a busy table
 
@@ -28,6 +33,17 @@ async def forget_idempotent_requests(db: asyncpg.Connection, before: datetime) -
         db,
         "DELETE FROM idempotent_request WHERE (scope, key) IN (SELECT scope, key"
         " FROM idempotent_request WHERE created_at < $1 LIMIT $2)",
+        before,
+    )
+
+
+async def forget_creation_keys(db: asyncpg.Connection, before: datetime) -> int:
+    """Delete one batch of Idempotency-Key claims made before ``before``."""
+    return await _delete_batch(
+        db,
+        "DELETE FROM idempotency_record WHERE (scope, key) IN (SELECT scope, key"
+        f" FROM idempotency_record WHERE key LIKE '{IDEMPOTENCY_KEY_CLAIM}%'"
+        " AND created_at < $1 LIMIT $2)",
         before,
     )
 

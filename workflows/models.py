@@ -271,6 +271,7 @@ class RetentionInput(BaseModel):
 class RetentionResult(BaseModel):
     idempotent_requests: int  # stored answers to Idempotency-Keys past their window
     collection_starts: int  # started or settled rows past the return window
+    creation_keys: int = 0  # Idempotency-Key claims of creations past the window (0 before)
 
 
 class IssuedInvoiceInput(BaseModel):
