@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -26,23 +24,21 @@ class RetentionActivities:
         """Delete in batches, each its own statement, so a retry only repeats what is left."""
         return RetentionResult(
             idempotent_requests=await self._all(
-                retention.forget_idempotent_requests, input.now - self.idempotency_window
+                retention.IDEMPOTENT_REQUESTS, input.now - self.idempotency_window
             ),
             collection_starts=await self._all(
-                retention.forget_collection_starts, input.now - retention.COLLECTION_START_DAYS
+                retention.COLLECTION_STARTS, input.now - retention.COLLECTION_START_DAYS
             ),
             creation_keys=await self._all(
-                retention.forget_creation_keys, input.now - self.idempotency_window
+                retention.CREATION_KEYS, input.now - self.idempotency_window
             ),
         )
 
-    async def _all(
-        self, forget: Callable[[asyncpg.Connection, datetime], Awaitable[int]], before: datetime
-    ) -> int:
+    async def _all(self, statement: str, before: datetime) -> int:
         total = 0
         while True:
             async with driver_connection(self.session_factory) as db:
-                gone = await forget(db, before)
+                gone = await retention.delete_batch(db, statement, before)
             total += gone
             activity.heartbeat()
             if gone < retention.BATCH:

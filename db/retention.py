@@ -27,37 +27,23 @@ COLLECTION_START_DAYS = timedelta(days=400)
 BATCH = 5_000  # rows per statement: short transactions, no long lock on a busy table
 
 
-async def forget_idempotent_requests(db: asyncpg.Connection, before: datetime) -> int:
-    """Delete one batch of answers stored before ``before``; returns how many went."""
-    return await _delete_batch(
-        db,
-        "DELETE FROM idempotent_request WHERE (scope, key) IN (SELECT scope, key"
-        " FROM idempotent_request WHERE created_at < $1 LIMIT $2)",
-        before,
-    )
+# Each deletes one batch of expired rows: those made (or last changed) before $1, at most $2.
+IDEMPOTENT_REQUESTS = (  # stored answers to Idempotency-Keys
+    "DELETE FROM idempotent_request WHERE (scope, key) IN (SELECT scope, key"
+    " FROM idempotent_request WHERE created_at < $1 LIMIT $2)"
+)
+CREATION_KEYS = (  # a creation's claim of its Idempotency-Key (not of its CRM reference)
+    "DELETE FROM idempotency_record WHERE (scope, key) IN (SELECT scope, key"
+    f" FROM idempotency_record WHERE key LIKE '{IDEMPOTENCY_KEY_CLAIM}%'"
+    " AND created_at < $1 LIMIT $2)"
+)
+COLLECTION_STARTS = (  # started or settled rows; a pending one is never deleted
+    "DELETE FROM collection_start WHERE invoice_number IN (SELECT invoice_number"
+    " FROM collection_start WHERE state <> 'pending' AND updated_at < $1 LIMIT $2)"
+)
 
 
-async def forget_creation_keys(db: asyncpg.Connection, before: datetime) -> int:
-    """Delete one batch of Idempotency-Key claims made before ``before``."""
-    return await _delete_batch(
-        db,
-        "DELETE FROM idempotency_record WHERE (scope, key) IN (SELECT scope, key"
-        f" FROM idempotency_record WHERE key LIKE '{IDEMPOTENCY_KEY_CLAIM}%'"
-        " AND created_at < $1 LIMIT $2)",
-        before,
-    )
-
-
-async def forget_collection_starts(db: asyncpg.Connection, before: datetime) -> int:
-    """Delete one batch of started or settled rows last changed before ``before``."""
-    return await _delete_batch(
-        db,
-        "DELETE FROM collection_start WHERE invoice_number IN (SELECT invoice_number"
-        " FROM collection_start WHERE state <> 'pending' AND updated_at < $1 LIMIT $2)",
-        before,
-    )
-
-
-async def _delete_batch(db: asyncpg.Connection, statement: str, before: datetime) -> int:
+async def delete_batch(db: asyncpg.Connection, statement: str, before: datetime) -> int:
+    """Run one of the statements above; returns how many rows went."""
     status = await db.execute(statement, before, BATCH)  # "DELETE <count>"
     return int(status.split()[-1])
