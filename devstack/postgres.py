@@ -14,6 +14,7 @@ import stat
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from devstack.processes import port_open, spawn, stop, wait_until
 
@@ -67,7 +68,7 @@ class EmbeddedPostgres:
         if len(str(self.socket_path)) <= MAX_SOCKET_PATH:
             return (
                 f"postgresql+asyncpg://{DB_USER}@/{database}"
-                f"?host={self.data_dir.absolute()}&port={self.port}"
+                f"?host={quote(str(self.data_dir.absolute()))}&port={self.port}"
             )
         return f"postgresql+asyncpg://{DB_USER}@127.0.0.1:{self.port}/{database}"
 
