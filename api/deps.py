@@ -1,4 +1,7 @@
-"""Request-scoped dependencies: settings, DB session, Temporal client."""
+"""Request-scoped dependencies: settings, DB session, Temporal client.
+
+All are coroutines, even the plain reads: FastAPI runs a plain ``def`` dependency in its
+thread pool (tests/unit/test_no_thread_pool.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from temporalio.client import Client
 from config import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -21,7 +24,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     return request.app.state.temporal
 
 

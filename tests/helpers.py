@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fastapi.routing import APIRoute
 from temporalio.client import Client
 
 KEYS = {
@@ -19,6 +20,15 @@ KEYS = {
 }
 
 T = TypeVar("T")
+
+
+def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """All APIRoutes, also inside included routers (FastAPI includes them lazily)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from api_routes(route.original_router.routes)
 
 
 def auth(role: str) -> dict[str, str]:

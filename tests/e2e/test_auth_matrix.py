@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
 
 from api.auth import RequireRole
 from api.main import create_app
 from config import Role
-from tests.helpers import auth
+from tests.helpers import api_routes, auth
 
 PUBLIC = {"/healthz"}
-
-
-def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
-    """All APIRoutes, also inside included routers (FastAPI includes them lazily)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from api_routes(route.original_router.routes)
 
 
 def guarded_routes() -> list[tuple[str, str, frozenset[Role]]]:
