@@ -66,21 +66,22 @@ async def running_worker(
     engine = make_engine(settings.database_url, settings.db_pool_size)
     try:
         client = client or await connect(settings)
-        activities: Sequence[Callable[..., Any]] = build_activities(
-            settings, make_session_factory(engine), mailer
-        )
-        worker = Worker(
-            client,
-            task_queue=task_queue or settings.temporal_task_queue,
-            workflows=WORKFLOWS,
-            activities=activities,
-            workflow_runner=workflow_runner(settings.workflow_sandbox),
-            max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
-            max_concurrent_local_activities=settings.worker_local_activities,
-            graceful_shutdown_timeout=timedelta(seconds=10),
-        )
-        async with worker:
-            yield worker
+        async with contextlib.AsyncExitStack() as closing:  # after the worker has stopped
+            activities: Sequence[Callable[..., Any]] = build_activities(
+                settings, make_session_factory(engine), closing, mailer
+            )
+            worker = Worker(
+                client,
+                task_queue=task_queue or settings.temporal_task_queue,
+                workflows=WORKFLOWS,
+                activities=activities,
+                workflow_runner=workflow_runner(settings.workflow_sandbox),
+                max_concurrent_workflow_tasks=settings.worker_workflow_tasks,
+                max_concurrent_local_activities=settings.worker_local_activities,
+                graceful_shutdown_timeout=timedelta(seconds=10),
+            )
+            async with worker:
+                yield worker
     finally:
         await engine.dispose()
 

