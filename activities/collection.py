@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.invoicing import write_once
+from activities.archive import write_once
 from activities.recent import Recent
 from config import Settings
 from db.driver import driver_connection, driver_transaction

@@ -30,8 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.archive import write_once
 from activities.collection import letter_path
-from activities.invoicing import InvoiceActivities, write_once
+from activities.invoicing import InvoiceActivities
 from config import Settings, SmtpSecurity
 from db.driver import driver_transaction
 from db.models import (

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.archive import write_all_once
 from activities.recent import Recent, Rendered
 from config import Settings
 from db.driver import driver_connection
@@ -64,18 +63,6 @@ def invoice_doc(invoice: Invoice, lines: list[InvoiceLineRow], seller: dict) -> 
         preceding_issue_date=invoice.preceding_issue_date,
         reason=invoice.reason,
     )
-
-
-def write_once(path: Path, content: bytes) -> None:
-    """Write atomically; an existing file with other content is never replaced."""
-    if path.exists():
-        if path.read_bytes() != content:
-            raise RuntimeError(f"{path} exists with other content; archived files never change")
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
 
 
 class InvoiceActivities:
@@ -148,8 +135,7 @@ class InvoiceActivities:
                  "xrechnung": f"{doc.number}-xrechnung.xml"}  # fmt: skip
         paths = {kind: folder / names[kind] for kind in contents}
         hashes = {kind: hashlib.sha256(content).hexdigest() for kind, content in contents.items()}
-        for kind, content in contents.items():
-            write_once(paths[kind], content)
+        await write_all_once({paths[kind]: content for kind, content in contents.items()})
         async with driver_connection(self.session_factory) as db:  # one statement: atomic
             await db.execute(
                 "INSERT INTO invoice_document (invoice_id, kind, path, sha256, size, created_at)"

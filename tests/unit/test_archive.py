@@ -1,0 +1,46 @@
+"""Archived files are written once, atomically and durably (activities/archive.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from activities import archive
+
+
+def test_the_file_and_its_directory_entries_reach_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed: list[str] = []
+    fsync = os.fsync
+
+    def recording_fsync(descriptor: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        fsync(descriptor)
+
+    monkeypatch.setattr(archive.os, "fsync", recording_fsync)
+    month = tmp_path / "invoices" / "2026" / "11"
+    archive.write_once(month / "R-1.pdf", b"%PDF one")
+    # the bytes under the temporary name, then the month's folder, then (new) its parent
+    assert flushed == [f"{month}/R-1.pdf.{os.getpid()}.tmp", str(month), str(month.parent)]
+    flushed.clear()
+    archive.write_once(month / "R-2.pdf", b"%PDF two")
+    assert flushed == [f"{month}/R-2.pdf.{os.getpid()}.tmp", str(month)]
+    assert sorted(p.name for p in month.iterdir()) == ["R-1.pdf", "R-2.pdf"]
+
+
+def test_a_file_is_written_once(tmp_path: Path) -> None:
+    path = tmp_path / "R-1.xml"
+    archive.write_once(path, b"<a/>")
+    archive.write_once(path, b"<a/>")  # a retry with the same bytes: nothing to do
+    with pytest.raises(RuntimeError, match="never change"):
+        archive.write_once(path, b"<b/>")
+    assert path.read_bytes() == b"<a/>"
+
+
+async def test_several_files_are_written_off_the_event_loop(tmp_path: Path) -> None:
+    await archive.write_all_once({tmp_path / "a.pdf": b"a", tmp_path / "a.xml": b"x"})
+    assert (tmp_path / "a.pdf").read_bytes() == b"a"
+    assert (tmp_path / "a.xml").read_bytes() == b"x"
