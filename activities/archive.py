@@ -15,27 +15,35 @@ from pathlib import Path
 
 def write_once(path: Path, content: bytes) -> None:
     """Write atomically and durably; an existing file with other content is never replaced."""
-    if path.exists():
-        if path.read_bytes() != content:
-            raise RuntimeError(f"{path} exists with other content; archived files never change")
-        return
-    new_folder = not path.parent.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
-    with temporary.open("wb") as file:
-        file.write(content)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    _flush_directory(path.parent)
-    if new_folder:  # the month's folder itself is a new entry in its parent
-        _flush_directory(path.parent.parent)
+    write_all_once({path: content})
 
 
-async def write_all_once(files: dict[Path, bytes]) -> None:
-    """``write_once`` for each file, in a thread: flushing waits on the disk, and the
-    worker's event loop runs every workflow task and local step meanwhile."""
-    await asyncio.to_thread(lambda: [write_once(path, content) for path, content in files.items()])
+def write_all_once(files: dict[Path, bytes]) -> None:
+    """``write_once`` for each file; each directory is flushed once, after its files."""
+    folders: set[Path] = set()
+    for path, content in files.items():
+        if path.exists():
+            if path.read_bytes() != content:
+                raise RuntimeError(f"{path} exists with other content; archived files never change")
+            continue
+        if not path.parent.exists():  # the month's folder is a new entry in its parent
+            path.parent.mkdir(parents=True)
+            folders.add(path.parent.parent)
+        temporary = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+        with temporary.open("wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+        folders.add(path.parent)
+    for folder in sorted(folders, key=lambda folder: len(folder.parts), reverse=True):
+        _flush_directory(folder)
+
+
+async def archive_files(files: dict[Path, bytes]) -> None:
+    """``write_all_once`` in a thread: a flush waits on the disk, and the worker's event
+    loop runs every workflow task and local step meanwhile."""
+    await asyncio.to_thread(write_all_once, files)
 
 
 def _flush_directory(folder: Path) -> None:

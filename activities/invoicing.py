@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.archive import write_all_once
+from activities.archive import archive_files
 from activities.recent import Recent, Rendered
 from config import Settings
 from db.driver import driver_connection
@@ -135,7 +135,7 @@ class InvoiceActivities:
                  "xrechnung": f"{doc.number}-xrechnung.xml"}  # fmt: skip
         paths = {kind: folder / names[kind] for kind in contents}
         hashes = {kind: hashlib.sha256(content).hexdigest() for kind, content in contents.items()}
-        await write_all_once({paths[kind]: content for kind, content in contents.items()})
+        await archive_files({paths[kind]: content for kind, content in contents.items()})
         async with driver_connection(self.session_factory) as db:  # one statement: atomic
             await db.execute(
                 "INSERT INTO invoice_document (invoice_id, kind, path, sha256, size, created_at)"

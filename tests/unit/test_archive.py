@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,35 @@ def test_a_file_is_written_once(tmp_path: Path) -> None:
     assert path.read_bytes() == b"<a/>"
 
 
-async def test_several_files_are_written_off_the_event_loop(tmp_path: Path) -> None:
-    await archive.write_all_once({tmp_path / "a.pdf": b"a", tmp_path / "a.xml": b"x"})
+def test_several_files_flush_their_directory_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed: list[str] = []
+    fsync = os.fsync
+
+    def recording_fsync(descriptor: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        fsync(descriptor)
+
+    monkeypatch.setattr(archive.os, "fsync", recording_fsync)
+    archive.write_all_once({tmp_path / "a.pdf": b"a", tmp_path / "a.xml": b"x"})
+    pid = os.getpid()
+    assert flushed == [f"{tmp_path}/a.pdf.{pid}.tmp", f"{tmp_path}/a.xml.{pid}.tmp", str(tmp_path)]
     assert (tmp_path / "a.pdf").read_bytes() == b"a"
     assert (tmp_path / "a.xml").read_bytes() == b"x"
+
+
+async def test_the_invoice_path_writes_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[threading.Thread] = []
+    write = archive.write_all_once
+
+    def recording(files: dict[Path, bytes]) -> None:
+        threads.append(threading.current_thread())
+        write(files)
+
+    monkeypatch.setattr(archive, "write_all_once", recording)
+    await archive.archive_files({tmp_path / "b.pdf": b"b"})
+    assert threads and threads[0] is not threading.main_thread()
+    assert (tmp_path / "b.pdf").read_bytes() == b"b"
