@@ -11,17 +11,23 @@ import pytest
 from activities import archive
 
 
-def test_the_file_and_its_directory_entries_reach_the_disk(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    flushed: list[str] = []
+@pytest.fixture
+def flushed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths flushed to disk, in order (a file by the name it had when flushed)."""
+    paths: list[str] = []
     fsync = os.fsync
 
     def recording_fsync(descriptor: int) -> None:
-        flushed.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        paths.append(os.readlink(f"/proc/self/fd/{descriptor}"))
         fsync(descriptor)
 
     monkeypatch.setattr(archive.os, "fsync", recording_fsync)
+    return paths
+
+
+def test_the_file_and_its_directory_entries_reach_the_disk(
+    tmp_path: Path, flushed: list[str]
+) -> None:
     month = tmp_path / "invoices" / "2026" / "11"
     archive.write_once(month / "R-1.pdf", b"%PDF one")
     # the bytes under the temporary name, then the month's folder, then (new) its parent
@@ -41,17 +47,7 @@ def test_a_file_is_written_once(tmp_path: Path) -> None:
     assert path.read_bytes() == b"<a/>"
 
 
-def test_several_files_flush_their_directory_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    flushed: list[str] = []
-    fsync = os.fsync
-
-    def recording_fsync(descriptor: int) -> None:
-        flushed.append(os.readlink(f"/proc/self/fd/{descriptor}"))
-        fsync(descriptor)
-
-    monkeypatch.setattr(archive.os, "fsync", recording_fsync)
+def test_several_files_flush_their_directory_once(tmp_path: Path, flushed: list[str]) -> None:
     archive.write_all_once({tmp_path / "a.pdf": b"a", tmp_path / "a.xml": b"x"})
     pid = os.getpid()
     assert flushed == [f"{tmp_path}/a.pdf.{pid}.tmp", f"{tmp_path}/a.xml.{pid}.tmp", str(tmp_path)]
