@@ -9,6 +9,7 @@ naming an empty or missing file, and GoBD requires the archive to hold what the 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from pathlib import Path
 
@@ -26,9 +27,10 @@ def write_all_once(files: dict[Path, bytes]) -> None:
             if path.read_bytes() != content:
                 raise RuntimeError(f"{path} exists with other content; archived files never change")
             continue
-        if not path.parent.exists():  # the month's folder is a new entry in its parent
-            path.parent.mkdir(parents=True)
-            folders.add(path.parent.parent)
+        # Each folder made here (the month's, on its first day) is a new entry in its parent.
+        made = list(itertools.takewhile(lambda folder: not folder.exists(), path.parents))
+        path.parent.mkdir(parents=True, exist_ok=True)  # another worker may make it too
+        folders.update(folder.parent for folder in made)
         temporary = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
         with temporary.open("wb") as file:
             file.write(content)

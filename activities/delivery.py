@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.archive import write_once
+from activities.archive import write_all_once
 from activities.collection import letter_path
 from activities.invoicing import InvoiceActivities
 from config import Settings, SmtpSecurity
@@ -317,8 +317,7 @@ class DeliveryActivities:
             pdf, manifest = _merge(items, input.day)
             pdf_path = folder / f"print-{input.day.isoformat()}.pdf"
             manifest_path = folder / f"print-{input.day.isoformat()}.csv"
-            write_once(pdf_path, pdf)
-            write_once(manifest_path, manifest)
+            write_all_once({pdf_path: pdf, manifest_path: manifest})
             for item in items:
                 item.batch_date = input.day
             session.add(

@@ -30,8 +30,15 @@ def test_the_file_and_its_directory_entries_reach_the_disk(
 ) -> None:
     month = tmp_path / "invoices" / "2026" / "11"
     archive.write_once(month / "R-1.pdf", b"%PDF one")
-    # the bytes under the temporary name, then the month's folder, then (new) its parent
-    assert flushed == [f"{month}/R-1.pdf.{os.getpid()}.tmp", str(month), str(month.parent)]
+    # the bytes under the temporary name, then the month's folder, then each new folder's
+    # parent, deepest first
+    assert flushed == [
+        f"{month}/R-1.pdf.{os.getpid()}.tmp",
+        str(month),
+        str(month.parent),
+        str(month.parent.parent),
+        str(tmp_path),
+    ]
     flushed.clear()
     archive.write_once(month / "R-2.pdf", b"%PDF two")
     assert flushed == [f"{month}/R-2.pdf.{os.getpid()}.tmp", str(month)]
@@ -69,3 +76,19 @@ async def test_the_invoice_path_writes_off_the_event_loop(
     await archive.archive_files({tmp_path / "b.pdf": b"b"})
     assert threads and threads[0] is not threading.main_thread()
     assert (tmp_path / "b.pdf").read_bytes() == b"b"
+
+
+def test_a_folder_another_worker_makes_meanwhile_is_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    month = tmp_path / "2026" / "12"
+    takewhile = archive.itertools.takewhile
+
+    def then_the_other_worker(*args: object) -> list[Path]:
+        made = list(takewhile(*args))  # type: ignore[arg-type]
+        month.mkdir(parents=True)  # the other worker's first invoice of the month
+        return made
+
+    monkeypatch.setattr(archive.itertools, "takewhile", then_the_other_worker)
+    archive.write_once(month / "R-9.pdf", b"%PDF")
+    assert (month / "R-9.pdf").read_bytes() == b"%PDF"
