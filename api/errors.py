@@ -1,4 +1,5 @@
-"""Errors in FastAPI's 422 shape: the field path and the reason, for checks that need the DB."""
+"""Errors in FastAPI's 422 shape: the field path and the reason, for checks that need the DB;
+and 503 for a service out of reach."""
 
 from __future__ import annotations
 
@@ -8,6 +9,16 @@ import asyncpg
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from temporalio.service import RPCError
+
+from api.outages import (
+    RETRY_AFTER_SECONDS,
+    log_outage,
+    unavailable_detail,
+    unavailable_service,
+)
+from db.engine import DatabaseUnavailable
 
 
 class FieldError(Exception):
@@ -44,15 +55,34 @@ def _data_error(error: BaseException) -> asyncpg.exceptions.DataError | None:
     return None
 
 
+def unavailable_response(service: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": unavailable_detail(service)},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     """A value only the database refuses is bad input, not a server error: 422 with the
-    database's reason. The transaction was rolled back, so nothing changed."""
+    database's reason. The transaction was rolled back, so nothing changed. A service out of
+    reach is a 503 naming it (api/outages.py)."""
+
+    @app.exception_handler(DatabaseUnavailable)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(RPCError)
+    async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+        service = unavailable_service(error)
+        if service is None:
+            raise error
+        log_outage(request.method, request.url.path, service, error)
+        return unavailable_response(service)
 
     @app.exception_handler(DBAPIError)
     async def _refused_value(request: Request, error: DBAPIError) -> JSONResponse:
         refusal = _data_error(error)
         if refusal is None:
-            raise error
+            return await _unavailable(request, error)
         reason = str(refusal).split("\n")[0]
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,12 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.outages import (
+    RETRY_AFTER_SECONDS,
+    log_outage,
+    unavailable_detail,
+    unavailable_service,
+)
 from db.driver import driver_connection, insert_row
 from db.models import IdempotentRequest, utcnow
 
@@ -46,7 +53,12 @@ class Stored:
 
 
 class Refused(Exception):
-    """The key cannot be used for this request (409)."""
+    """The key cannot be used for this request (409); ``retry_after`` seconds if it can be
+    used once its first request has finished or been given up."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def digest(*parts: bytes) -> str:
@@ -79,8 +91,10 @@ async def _claim_taken(
         raise Refused(f"{HEADER} was used for a request with another body")
     if row["state"] == "done":
         return Stored(row["status_code"], row["content_type"] or "application/json", row["body"])
-    if utcnow() - row["created_at"] < STALE_AFTER:
-        raise Refused(f"a request with this {HEADER} is still being processed")
+    age = utcnow() - row["created_at"]
+    if age < STALE_AFTER:
+        wait = math.ceil((STALE_AFTER - age).total_seconds())
+        raise Refused(f"a request with this {HEADER} is still being processed", retry_after=wait)
     # its request died: this one takes over
     await db.execute(f"UPDATE idempotent_request SET created_at = $3 {_THIS}", scope, key, utcnow())
     return None
@@ -113,12 +127,16 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-def _problem(send: Send, status_code: int, message: str, kind: str) -> Awaitable[None]:
+def _problem(
+    send: Send, status_code: int, message: str, kind: str, retry_after: int | None = None
+) -> Awaitable[None]:
     if status_code == 422:
         detail: Any = [{"loc": ["header", HEADER], "msg": message, "type": kind}]
     else:
         detail = message
-    return _respond(send, status_code, json.dumps({"detail": detail}).encode(), "application/json")
+    body = json.dumps({"detail": detail}).encode()
+    extra = {} if retry_after is None else {"retry-after": str(retry_after)}
+    return _respond(send, status_code, body, "application/json", **extra)
 
 
 class IdempotencyMiddleware:
@@ -144,7 +162,14 @@ class IdempotencyMiddleware:
         try:
             stored = await claim(factory, request_scope, key, fingerprint)
         except Refused as refused:
-            return await _problem(send, 409, str(refused), "conflict")
+            return await _problem(send, 409, str(refused), "conflict", refused.retry_after)
+        except Exception as error:
+            service = unavailable_service(error)
+            if service is None:
+                raise
+            log_outage(scope["method"], scope["path"], service, error)
+            detail = unavailable_detail(service)
+            return await _problem(send, 503, detail, "unavailable", RETRY_AFTER_SECONDS)
         if stored is not None:
             return await _respond(
                 send, stored.status_code, stored.body, stored.content_type,
@@ -176,7 +201,20 @@ class IdempotencyMiddleware:
             if 200 <= answer["status"] < 300:
                 kept = Stored(answer["status"], answer["content_type"], answer["body"])
         finally:
-            await settle(factory, request_scope, key, kept)
+            await _settle_if_possible(factory, request_scope, key, kept)
+
+
+async def _settle_if_possible(
+    factory: async_sessionmaker[AsyncSession], scope: str, key: str, answer: Stored | None
+) -> None:
+    """Settle; with the database gone meanwhile the claim stays until STALE_AFTER, and a
+    repeat gets a 409 with Retry-After until then (the answer has been sent already)."""
+    try:
+        await settle(factory, scope, key, answer)
+    except Exception as error:
+        if unavailable_service(error) is None:
+            raise
+        log_outage("settling", HEADER, "the database", error)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from api.errors import install_handlers
 from api.idempotency import IdempotencyMiddleware
+from api.outages import OPENAPI_RESPONSES
 from api.routes import catalog, collection, contracts, customers, health, invoices
 from api.warm_up import warm_up
 from api.workflow_starts import relay_forever
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         lifespan=lifespan,
     )
     for module in (health, catalog, customers, contracts, invoices, collection):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=OPENAPI_RESPONSES)
     app.add_middleware(IdempotencyMiddleware)
     install_handlers(app)
     return app

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from functools import cache
 from typing import Any
 
 import asyncpg
 from sqlalchemy import Column
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
+
+from db.engine import DatabaseUnavailable
 
 
 @asynccontextmanager
@@ -33,16 +36,22 @@ async def driver_connection(
     """The driver's connection from the pool; each statement commits on its own unless the
     caller opens ``transaction()`` (a lone statement saves the BEGIN and COMMIT round trips).
 
-    A connection the server dropped (Postgres restarted) is invalidated, not returned to the
-    pool: SQLAlchemy only notices broken connections in statements it runs itself."""
+    A connection the server dropped (Postgres restarted) is not returned to the pool, and
+    nor are the pool's others of its age: SQLAlchemy only notices broken connections in
+    statements it runs itself, so one is run on it. The failure is raised as
+    DatabaseUnavailable, whatever asyncpg noticed it by."""
     engine: AsyncEngine = session_factory.kw["bind"]
     async with engine.connect() as connection:
         driver: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
         try:
             yield driver
-        except BaseException:
-            if driver.is_closed():
-                await connection.invalidate()
+        except BaseException as error:
+            if not driver.is_closed():
+                raise
+            with suppress(DBAPIError):  # it fails at once, as a disconnect
+                await connection.exec_driver_sql("SELECT 1")
+            if isinstance(error, Exception):  # not a cancellation
+                raise DatabaseUnavailable(f"Postgres dropped the connection: {error}") from error
             raise
 
 

@@ -254,6 +254,8 @@ async def test_a_running_request_is_409_and_a_dead_ones_claim_is_taken_over(
         ))  # fmt: skip
     running = await api.post("/v1/customers", content=content, headers=headers)
     assert running.status_code == 409 and "still being processed" in running.text
+    # when the claim is taken over at the latest: the CRM knows when to try again
+    assert 0 < int(running.headers["Retry-After"]) <= STALE_AFTER.total_seconds()
     async with session_factory() as session, session.begin():
         row = await session.get(IdempotentRequest, (scope, key))
         assert row is not None and row.state == "pending"

@@ -1,0 +1,48 @@
+"""A service that is down is a 503 with Retry-After that names it, never a 500.
+
+Postgres restarting or Temporal out of reach is not the caller's fault and not a bug: the
+CRM should send the same request again later, with the same Idempotency-Key, and nothing
+is done twice (the key, the CRM reference and the update id see to that).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from temporalio.service import RPCError, RPCStatusCode
+
+from db.engine import DatabaseUnavailable
+
+log = logging.getLogger("faktura.api")
+RETRY_AFTER_SECONDS = 5
+DATABASE = "the database"
+TEMPORAL = "Temporal"
+# the client's own retries have given up (~10 s), or the server sheds load
+OPENAPI_RESPONSES: dict[int | str, dict[str, object]] = {
+    503: {"description": "Postgres or Temporal is unavailable: send it again after Retry-After"}
+}
+_TEMPORAL_DOWN = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+
+
+def unavailable_service(error: BaseException) -> str | None:
+    """Which service ``error`` says is out of reach, or None for any other error."""
+    if isinstance(error, DatabaseUnavailable | PoolTimeout):
+        return DATABASE
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return DATABASE  # a statement of SQLAlchemy's own on a dropped connection
+    if isinstance(error, RPCError) and error.status in _TEMPORAL_DOWN:
+        return TEMPORAL
+    return None
+
+
+def unavailable_detail(service: str) -> str:
+    return f"{service} is unavailable; send the request again later with the same Idempotency-Key"
+
+
+def log_outage(method: str, path: str, service: str, error: BaseException) -> None:
+    """For the operator: the 503s say what was down, and when."""
+    log.warning("%s %s: %s is unavailable: %s", method, path, service, error)

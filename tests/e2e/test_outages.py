@@ -1,0 +1,164 @@
+"""A service that goes down is a 503 with Retry-After naming it, never a 500; the CRM's
+repeat with the same Idempotency-Key, once the service is back, does the work once.
+
+The outages are real from the API's side: its connections to the real Postgres or the real
+Temporal server run through a proxy that the test cuts (open connections reset, new ones
+refused) and restores, as a restart or a network fault would."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RetryConfig, RPCError, RPCStatusCode
+
+from api.main import create_app
+from api.outages import DATABASE, RETRY_AFTER_SECONDS, TEMPORAL, unavailable_service
+from config import Settings
+from db.engine import DatabaseUnavailable
+from db.models import Contract, ContractVersion
+from devstack.postgres import EmbeddedPostgres
+from temporal_client import DATA_CONVERTER
+from tests.e2e.test_idempotency_keys import _contract
+from tests.factories import consumer_body, contract_body, create_customer
+from tests.helpers import auth
+from tests.outage import Outage, proxied
+
+pytestmark = pytest.mark.usefixtures("catalog")
+
+
+@asynccontextmanager
+async def api_of(settings: Settings, temporal: Client) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, temporal_client=temporal)
+    async with app.router.lifespan_context(app):
+        # a 500 reaches the test as a response, as it would reach the CRM
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://faktura") as client:
+            yield client
+
+
+def assert_unavailable(response: httpx.Response, service: str) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert response.json()["detail"].startswith(f"{service} is unavailable")
+
+
+@asynccontextmanager
+async def database_behind(
+    link: Outage, settings: Settings, temporal: Client
+) -> AsyncIterator[httpx.AsyncClient]:
+    url = make_url(settings.database_url).set(host="127.0.0.1", port=link.port, query={})
+    through_link = settings.model_copy(
+        update={"database_url": url.render_as_string(hide_password=False)}
+    )
+    async with api_of(through_link, temporal) as api:
+        yield api
+
+
+async def test_the_database_down_is_a_503_and_the_repeat_creates_the_contract_once(
+    settings: Settings,
+    postgres: EmbeddedPostgres,
+    temporal_env: Any,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with (
+        proxied("127.0.0.1", postgres.port) as link,
+        database_behind(link, settings, temporal_env.client) as api,
+    ):
+        customer = await create_customer(api, consumer_body())
+        body = contract_body(customer["id"])
+        keyed = {**auth("crm"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
+        await link.cut()
+        # the key's claim, the route's own statements, an ORM read: each finds it down
+        assert_unavailable(await api.post("/v1/contracts", json=body, headers=keyed), DATABASE)
+        assert_unavailable(await api.post("/v1/contracts", json=body, headers=auth("crm")), DATABASE)
+        read = await api.get(f"/v1/customers/{customer['id']}", headers=auth("crm"))
+        assert_unavailable(read, DATABASE)
+        await link.restore()
+        created = await api.post("/v1/contracts", json=body, headers=keyed)
+        assert created.status_code == 201, created.text
+        again = await api.post("/v1/contracts", json=body, headers=keyed)
+        assert (again.status_code, again.json()) == (201, created.json())
+    async with session_factory() as session:
+        count = select(func.count()).where(Contract.crm_reference == body["crm_reference"])
+        assert await session.scalar(count) == 1
+
+
+async def test_every_pooled_connection_lost_in_a_restart_costs_one_request_at_most(
+    settings: Settings, postgres: EmbeddedPostgres, temporal_env: Any
+) -> None:
+    """A restart drops every connection the pool holds (the API keeps ``db_pool_size``
+    open); after it, requests must not meet the dead ones one by one."""
+    async with (
+        proxied("127.0.0.1", postgres.port) as link,
+        database_behind(link, settings, temporal_env.client) as api,
+    ):
+        customer = await create_customer(api, consumer_body())
+        await link.cut()
+        await link.restore()
+        answers = [
+            (await api.post("/v1/contracts", json=contract_body(customer["id"]),
+                            headers={**auth("crm"), "Idempotency-Key": f"k-{n}-{uuid.uuid4()}"}))
+            for n in range(settings.db_pool_size + 5)
+        ]  # fmt: skip
+    failed = [answer.status_code for answer in answers if answer.status_code != 201]
+    assert failed in ([], [503]), failed
+
+
+async def test_temporal_down_is_a_503_and_the_repeat_changes_the_plan_once(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    worker: object,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    contract = await _contract(api)
+    host, port = settings.temporal_address.rsplit(":", 1)
+    async with proxied(host, int(port)) as link:
+        through_link = settings.model_copy(update={"temporal_address": f"127.0.0.1:{link.port}"})
+        # fewer retries than the default's ~10 s before the client gives up, to keep it short
+        temporal = await Client.connect(
+            through_link.temporal_address, data_converter=DATA_CONVERTER, lazy=True,
+            retry_config=RetryConfig(max_retries=1),
+        )  # fmt: skip
+        async with api_of(through_link, temporal) as cut_off:
+            path = f"/v1/contracts/{contract['id']}/changes"
+            change = {"items": [{"product_code": "hosting-l-monthly", "domain": "key.de"}]}
+            keyed = {**auth("crm"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
+            await link.cut()
+            assert_unavailable(await cut_off.post(path, json=change, headers=keyed), TEMPORAL)
+            state = await cut_off.get(f"/v1/contracts/{contract['id']}/state", headers=auth("crm"))
+            assert_unavailable(state, TEMPORAL)
+            await link.restore()
+            changed = await cut_off.post(path, json=change, headers=keyed)
+            assert changed.status_code == 200, changed.text
+            again = await cut_off.post(path, json=change, headers=keyed)
+            assert (again.status_code, again.json()) == (200, changed.json())
+    async with session_factory() as session:
+        versions = select(func.count()).where(ContractVersion.contract_id == uuid.UUID(contract["id"]))
+        assert await session.scalar(versions) == 2  # the first and the one change
+
+
+@pytest.mark.parametrize(
+    ("error", "service"),
+    [
+        (DatabaseUnavailable("gone"), DATABASE),
+        (DBAPIError("SELECT 1", None, Exception("closed"), connection_invalidated=True), DATABASE),
+        (DBAPIError("SELECT 1", None, Exception("value too long")), None),
+        (PoolTimeout("every connection is busy"), DATABASE),
+        (RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b""), TEMPORAL),
+        (RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""), None),
+        (ValueError("a bug"), None),
+    ],
+)
+def test_only_a_service_out_of_reach_is_an_outage(error: Exception, service: str | None) -> None:
+    assert unavailable_service(error) == service
