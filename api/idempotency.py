@@ -5,10 +5,11 @@ An ASGI middleware, so no route can forget it: the first request with a key clai
 The same key with the same body then gets that answer again (``Idempotent-Replayed: true``)
 without reaching the route; with another body, or while the first is still running, a 409.
 Answers other than 2xx are not kept: they changed nothing, so the key may be used again.
-A claim whose request died with its process is taken over after STALE_AFTER; the routes
-underneath are idempotent themselves (CRM references, update ids, statement ids), so the
-takeover cannot double an effect. Claim and answer are plain SQL on the driver
-(db/driver.py): they wrap every keyed request.
+A claim whose request died with its process is taken over after STALE_AFTER, and one made
+before the database last started at once (its request lost the database mid-way and could
+not free the key; api/outages.py). The routes underneath are idempotent themselves (CRM
+references, update ids, statement ids), so a takeover cannot double an effect. Claim and
+answer are plain SQL on the driver (db/driver.py): they wrap every keyed request.
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ async def claim(
                 return None
             async with db.transaction():
                 row = await db.fetchrow(
-                    f"SELECT * FROM idempotent_request {_THIS} FOR UPDATE", scope, key
+                    "SELECT *, pg_postmaster_start_time() AS database_started"
+                    f" FROM idempotent_request {_THIS} FOR UPDATE",
+                    scope,
+                    key,
                 )
                 if row is not None:  # else its request failed and freed the key just now
                     return await _claim_taken(db, row, scope, key, fingerprint)
@@ -92,10 +96,10 @@ async def _claim_taken(
     if row["state"] == "done":
         return Stored(row["status_code"], row["content_type"] or "application/json", row["body"])
     age = utcnow() - row["created_at"]
-    if age < STALE_AFTER:
+    if age < STALE_AFTER and row["created_at"] > row["database_started"]:
         wait = math.ceil((STALE_AFTER - age).total_seconds())
         raise Refused(f"a request with this {HEADER} is still being processed", retry_after=wait)
-    # its request died: this one takes over
+    # its request died, or lost the database in its restart: this one takes over
     await db.execute(f"UPDATE idempotent_request SET created_at = $3 {_THIS}", scope, key, utcnow())
     return None
 

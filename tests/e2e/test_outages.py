@@ -7,9 +7,12 @@ refused) and restores, as a restart or a network fault would."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,12 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
+from api.idempotency import digest
 from api.main import create_app
 from api.outages import DATABASE, RETRY_AFTER_SECONDS, TEMPORAL, unavailable_service
+from cli import DEMO_CATALOG
 from config import Settings
-from db.engine import DatabaseUnavailable
-from db.models import Contract, ContractVersion
+from db.catalog import load_catalog, read_catalog_file
+from db.engine import DatabaseUnavailable, make_engine, make_session_factory
+from db.migrate import upgrade
+from db.models import Contract, ContractVersion, IdempotentRequest
 from devstack.postgres import EmbeddedPostgres
+from devstack.processes import free_port
 from temporal_client import DATA_CONVERTER
 from tests.e2e.test_idempotency_keys import _contract
 from tests.factories import consumer_body, contract_body, create_customer
@@ -81,7 +89,9 @@ async def test_the_database_down_is_a_503_and_the_repeat_creates_the_contract_on
         await link.cut()
         # the key's claim, the route's own statements, an ORM read: each finds it down
         assert_unavailable(await api.post("/v1/contracts", json=body, headers=keyed), DATABASE)
-        assert_unavailable(await api.post("/v1/contracts", json=body, headers=auth("crm")), DATABASE)
+        assert_unavailable(
+            await api.post("/v1/contracts", json=body, headers=auth("crm")), DATABASE
+        )
         read = await api.get(f"/v1/customers/{customer['id']}", headers=auth("crm"))
         assert_unavailable(read, DATABASE)
         await link.restore()
@@ -144,8 +154,61 @@ async def test_temporal_down_is_a_503_and_the_repeat_changes_the_plan_once(
             again = await cut_off.post(path, json=change, headers=keyed)
             assert (again.status_code, again.json()) == (200, changed.json())
     async with session_factory() as session:
-        versions = select(func.count()).where(ContractVersion.contract_id == uuid.UUID(contract["id"]))
+        versions = select(func.count()).where(
+            ContractVersion.contract_id == uuid.UUID(contract["id"])
+        )
         assert await session.scalar(versions) == 2  # the first and the one change
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A Postgres of this test's own, to restart without disturbing the others."""
+    server = EmbeddedPostgres(tmp_path / "postgres", free_port(), fast_and_unsafe=True)
+    server.start(tmp_path / "postgres.log")
+    yield server
+    server.stop()
+
+
+async def test_a_postgres_restart_frees_the_key_of_the_request_it_cut_short(
+    settings: Settings, own_postgres: EmbeddedPostgres, temporal_env: Any, tmp_path: Path
+) -> None:
+    """A request that lost the database in the middle could not free its key. Repeats of it
+    must not wait for STALE_AFTER once Postgres is back: its claim predates the restart."""
+    url = own_postgres.create_database("faktura")
+    await asyncio.to_thread(upgrade, url)
+    engine = make_engine(url, pool_size=1)
+    async with make_session_factory(engine)() as session, session.begin():
+        await load_catalog(session, read_catalog_file(DEMO_CATALOG))
+    try:
+        async with api_of(
+            settings.model_copy(update={"database_url": url}), temporal_env.client
+        ) as api:
+            customer = await create_customer(api, consumer_body())
+            body = contract_body(customer["id"])
+            content = json.dumps(body).encode()
+            headers = {**auth("crm"), "Idempotency-Key": f"k-{uuid.uuid4()}",
+                       "Content-Type": "application/json"}  # fmt: skip
+            async with make_session_factory(engine)() as session, session.begin():
+                session.add(IdempotentRequest(  # as the cut-short request left it
+                    scope=digest(headers["Authorization"].encode(), b"POST", b"/v1/contracts"),
+                    key=headers["Idempotency-Key"], fingerprint=digest(b"application/json", content),
+                ))  # fmt: skip
+            held = await api.post("/v1/contracts", content=content, headers=headers)
+            assert held.status_code == 409, held.text
+            await engine.dispose()
+            await asyncio.to_thread(own_postgres.stop)
+            stopped = await api.post("/v1/contracts", content=content, headers=headers)
+            assert_unavailable(stopped, DATABASE)
+            await asyncio.to_thread(own_postgres.start, tmp_path / "postgres.log")
+            answers = [await api.post("/v1/contracts", content=content, headers=headers)]
+            if answers[0].status_code == 503:  # it met a connection the restart dropped
+                answers.append(await api.post("/v1/contracts", content=content, headers=headers))
+            assert answers[-1].status_code == 201, [(a.status_code, a.text) for a in answers]
+        async with make_session_factory(engine)() as session:
+            count = select(func.count()).where(Contract.crm_reference == body["crm_reference"])
+            assert await session.scalar(count) == 1
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.parametrize(
