@@ -2,7 +2,9 @@
 the Temporal dev server (SQLite) and Postgres restart once each, and the SMTP server
 refuses connections for 30 s. Afterwards nothing may be missing and nothing doubled. Then
 the collection sweep starts every invoice's workflow and loses its worker half-way: each
-workflow must still start exactly once.
+workflow must still start exactly once. Meanwhile the CRM keeps creating contracts through
+the API and repeats each request with its key until it is answered: no 500, each contract
+created once, and each contract's workflow started.
 
     make chaos N=1000          # FAKTURA_CHAOS_CONTRACTS, default 150 inside `make test`
 """
@@ -15,21 +17,29 @@ import email
 import os
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from lxml import etree
+from pydantic import SecretStr
 from sqlalchemy import func, select
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
+from api.main import create_app
+from config import Settings
 from db.engine import make_engine, make_session_factory
-from db.models import CollectionStart, Invoice, OutboxMessage, SepaBatch, SepaDebit
+from db.models import CollectionStart, Contract, Invoice, OutboxMessage, SepaBatch, SepaDebit
 from devstack.fleet import build_sepa_files, seed_fleet, start_fleet
 from devstack.stack import Stack
 from domain.berlin_time import berlin_today
 from temporal_client import connect
-from tests.helpers import eventually
+from tests.factories import consumer_body, contract_body
+from tests.helpers import KEYS, auth, eventually
 from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.models import CollectionStartsInput, InvoiceWorkflowInput
 
@@ -103,6 +113,8 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
             return f"{issued} issued, {await mailed()} mailed"
 
         faults = Faults(stack, work_done)
+        crm = Crm(settings)
+        crm_running = asyncio.create_task(crm.create_contracts_until_stopped())
         await asyncio.sleep(2)
         await faults.inject("SIGKILL worker (1st)", lambda: stack.kill_worker(0))
         await faults.inject("SMTP server stops", stack.stop_smtp)
@@ -112,13 +124,16 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
         await asyncio.sleep(4)
         await faults.inject("restart Temporal dev server", stack.restart_temporal)
         await asyncio.sleep(4)
-        await faults.inject(
-            "restart Postgres", lambda: (stack.stop_postgres(), stack.start_postgres())
+        await faults.inject(  # down for 2 s: the CRM's requests meet it
+            "restart Postgres",
+            lambda: (stack.stop_postgres(), time.sleep(2), stack.start_postgres()),
         )
         await asyncio.sleep(max(0.0, SMTP_DOWN_SECONDS - (time.monotonic() - smtp_down_at)))
         await faults.inject(f"SMTP server back after {SMTP_DOWN_SECONDS} s", stack.start_smtp)
         await asyncio.sleep(3)
         await faults.inject("SIGKILL worker (3rd)", lambda: stack.kill_worker(0))
+        crm.stop.set()
+        crm_outcome = await crm_running
 
         deadline = time.monotonic() + DEADLINE_SECONDS
         debits_query = select(func.count()).select_from(SepaDebit)
@@ -130,6 +145,7 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
             await build_sepa_files(client, factory, settings.temporal_task_queue)
 
         outcome = await check_outcome(stack, factory, client, CONTRACTS, sepa_count)
+        outcome |= await check_crm(crm_outcome, factory, client)
         outcome |= await sweep_through_a_crash(stack, faults, factory, client, CONTRACTS)
         print(
             "\n" + faults.table() + "\n\n" + "\n".join(f"{k:<34} {v}" for k, v in outcome.items())
@@ -137,6 +153,76 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
     finally:
         await engine.dispose()
         await asyncio.to_thread(stack.stop)
+
+
+class Crm:
+    """The CRM through the faults: one contract after another (starting in two months, so
+    they bill nothing in this run), each request repeated with its Idempotency-Key after
+    a 503 or a 409 until it is answered, as a CRM's retry policy would."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings.model_copy(update={"api_keys_crm": [SecretStr(KEYS["crm"])]})
+        self.stop = asyncio.Event()
+        self.answers: collections.Counter[str] = collections.Counter()
+
+    async def create_contracts_until_stopped(self) -> tuple[list[str], collections.Counter[str]]:
+        references = []
+        app = create_app(self.settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://faktura", timeout=60
+            ) as api:
+                customer = await self._send(api, "/v1/customers", consumer_body())
+                while not self.stop.is_set():
+                    start = berlin_today() + timedelta(days=60)
+                    body = contract_body(customer["id"], start_date=start.isoformat())
+                    await self._send(api, "/v1/contracts", body)
+                    references.append(body["crm_reference"])
+                    await asyncio.sleep(0.5)  # a steady trickle, not a load test
+        return references, self.answers
+
+    async def _send(self, api: httpx.AsyncClient, path: str, body: dict) -> dict:
+        headers = {**auth("crm"), "Idempotency-Key": str(uuid.uuid4())}
+        while True:
+            answer = await api.post(path, json=body, headers=headers)
+            self.answers[str(answer.status_code)] += 1
+            if answer.status_code not in (409, 503):
+                assert answer.status_code == 201, answer.text
+                return answer.json()
+            await asyncio.sleep(min(1.0, float(answer.headers["Retry-After"])))
+
+
+async def check_crm(
+    crm: tuple[list[str], collections.Counter[str]], factory, client
+) -> dict[str, object]:  # noqa: ANN001
+    references, answers = crm
+    async with factory() as session:
+        contracts = (
+            await session.execute(
+                select(Contract.crm_reference, Contract.id).where(
+                    Contract.crm_reference.in_(references)
+                )
+            )
+        ).all()
+    assert sorted(reference for reference, _ in contracts) == sorted(references)
+    assert answers["503"] > 0, "the CRM never met the database's restart"
+
+    async def running(contract_id) -> bool:  # noqa: ANN001
+        try:
+            description = await client.get_workflow_handle(f"contract-{contract_id}").describe()
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return False
+        return description.status == WorkflowExecutionStatus.RUNNING
+
+    for _, contract_id in contracts:  # the outbox's relay starts what Temporal's restart held
+        assert await eventually(lambda c=contract_id: running(c), bool, 60)
+    return {
+        "CRM: contracts created through faults": f"{len(references)}, each once, each running",
+        "CRM: answers": ", ".join(f"{n} x {code}" for code, n in sorted(answers.items())),
+    }
 
 
 async def check_outcome(
