@@ -71,6 +71,7 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(DatabaseUnavailable)
     @app.exception_handler(PoolTimeout)
     @app.exception_handler(RPCError)
+    @app.exception_handler(RuntimeError)
     async def _unavailable(request: Request, error: Exception) -> JSONResponse:
         service = unavailable_service(error)
         if service is None:

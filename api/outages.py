@@ -28,6 +28,11 @@ _TEMPORAL_DOWN = frozenset(
 )
 
 
+# what a lazy client that has not reached Temporal yet raises instead (temporalio's bridge;
+# tests/e2e/test_outages.py pins it)
+_NEVER_CONNECTED = "Failed client connect"
+
+
 def unavailable_service(error: BaseException) -> str | None:
     """Which service ``error`` says is out of reach, or None for any other error."""
     if isinstance(error, DatabaseUnavailable | PoolTimeout):
@@ -35,6 +40,8 @@ def unavailable_service(error: BaseException) -> str | None:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return DATABASE  # a statement of SQLAlchemy's own on a dropped connection
     if isinstance(error, RPCError) and error.status in _TEMPORAL_DOWN:
+        return TEMPORAL
+    if isinstance(error, RuntimeError) and str(error).startswith(_NEVER_CONNECTED):
         return TEMPORAL
     return None
 

@@ -40,6 +40,9 @@ START_TIMEOUT = timedelta(seconds=5)
 # right after its commit. The relay starting fresh rows one by one under their row locks
 # stalled those requests by seconds under load (docs/PERFORMANCE.md, API load).
 LEFT_AFTER = START_TIMEOUT * 2
+# How long a create waits for its workflow's start before leaving it to the relay: with
+# Temporal unreachable, its client would retry for ~10 s, and the CRM with it.
+START_WAIT = timedelta(seconds=2)
 
 
 def contract_workflow_id(contract_id: uuid.UUID) -> str:
@@ -126,12 +129,19 @@ async def start_pending(
 
 async def start_created(state: Any, contract: Contract) -> None:
     """Start the workflow of a contract just committed and mark its outbox row; after a
-    failure the row stays pending for the relay. No row lock is held while the start RPC
-    runs: should the relay start the same run meanwhile, USE_EXISTING makes both one, and
+    failure, or after START_WAIT, the row stays pending for the relay. No row lock is held
+    while the start RPC runs: should the relay start the same run meanwhile (or should a
+    start given up at START_WAIT have reached the server), USE_EXISTING makes both one, and
     a row the relay holds is left to it."""
     failure = None
     try:
-        await start_contract_workflow(state.temporal, state.settings.temporal_task_queue, contract)
+        async with asyncio.timeout(START_WAIT.total_seconds()):
+            await start_contract_workflow(
+                state.temporal, state.settings.temporal_task_queue, contract
+            )
+    except TimeoutError:
+        failure = f"TimeoutError: not started within {START_WAIT.total_seconds():g} s"
+        log.warning("workflow start for contract %s deferred: %s", contract.id, failure)
     except Exception as error:  # noqa: BLE001 - stays pending, retried by the relay
         failure = f"{type(error).__name__}: {error}"[:500]
         log.warning("workflow start for contract %s deferred: %s", contract.id, error)

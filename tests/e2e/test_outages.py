@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -28,15 +29,16 @@ from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 from api.idempotency import digest
 from api.main import create_app
 from api.outages import DATABASE, RETRY_AFTER_SECONDS, TEMPORAL, unavailable_service
+from api.workflow_starts import START_WAIT, start_pending
 from cli import DEMO_CATALOG
 from config import Settings
 from db.catalog import load_catalog, read_catalog_file
 from db.engine import DatabaseUnavailable, make_engine, make_session_factory
 from db.migrate import upgrade
-from db.models import Contract, ContractVersion, IdempotentRequest
+from db.models import Contract, ContractVersion, IdempotentRequest, WorkflowStart
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
-from temporal_client import DATA_CONVERTER
+from temporal_client import DATA_CONVERTER, connect
 from tests.e2e.test_idempotency_keys import _contract
 from tests.factories import consumer_body, contract_body, create_customer
 from tests.helpers import auth
@@ -160,6 +162,51 @@ async def test_temporal_down_is_a_503_and_the_repeat_changes_the_plan_once(
         assert await session.scalar(versions) == 2  # the first and the one change
 
 
+async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(
+    settings: Settings, api: httpx.AsyncClient, worker: object
+) -> None:
+    """Started while Temporal was down (its client is lazy): a change is a 503, a create is
+    kept with its start waiting in the outbox."""
+    contract = await _contract(api)
+    dead = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async with api_of(dead, await connect(dead, lazy=True)) as cut_off:
+        path = f"/v1/contracts/{contract['id']}/changes"
+        change = {"items": [{"product_code": "hosting-l-monthly", "domain": "key.de"}]}
+        assert_unavailable(await cut_off.post(path, json=change, headers=auth("crm")), TEMPORAL)
+        body = contract_body(contract["customer_id"])
+        created = await cut_off.post("/v1/contracts", json=body, headers=auth("crm"))
+        assert created.status_code == 201, created.text
+
+
+async def test_a_create_leaves_a_start_temporal_does_not_answer_to_the_relay(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    temporal_env: Any,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Temporal gone after the client connected: the client would retry for ~10 s. The
+    create answers after START_WAIT instead; the relay starts the workflow once it is back."""
+    customer = await create_customer(api, consumer_body())
+    host, port = settings.temporal_address.rsplit(":", 1)
+    async with proxied(host, int(port)) as link:
+        through_link = settings.model_copy(update={"temporal_address": f"127.0.0.1:{link.port}"})
+        async with api_of(through_link, await connect(through_link)) as cut_off:
+            await link.cut()
+            body = contract_body(customer["id"])
+            created = await cut_off.post("/v1/contracts", json=body, headers=auth("crm"))
+            assert created.status_code == 201, created.text
+    contract_id = uuid.UUID(created.json()["id"])
+    async with session_factory() as session:
+        outbox = await session.get(WorkflowStart, f"contract-{contract_id}")
+        assert outbox is not None and outbox.started_at is None
+        assert outbox.last_error == f"TimeoutError: not started within {START_WAIT.seconds} s"
+    relay = SimpleNamespace(
+        session_factory=session_factory, temporal=temporal_env.client, settings=settings
+    )
+    assert await start_pending(relay, contract_ids=[contract_id]) == 1
+    await temporal_env.client.get_workflow_handle(f"contract-{contract_id}").describe()
+
+
 @pytest.fixture
 def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
     """A Postgres of this test's own, to restart without disturbing the others."""
@@ -220,6 +267,8 @@ async def test_a_postgres_restart_frees_the_key_of_the_request_it_cut_short(
         (PoolTimeout("every connection is busy"), DATABASE),
         (RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b""), TEMPORAL),
         (RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""), None),
+        (RuntimeError("Failed client connect: tcp connect error"), TEMPORAL),
+        (RuntimeError("a bug"), None),
         (ValueError("a bug"), None),
     ],
 )
