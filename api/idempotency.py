@@ -211,14 +211,16 @@ class IdempotencyMiddleware:
 async def _settle_if_possible(
     factory: async_sessionmaker[AsyncSession], scope: str, key: str, answer: Stored | None
 ) -> None:
-    """Settle; with the database gone meanwhile the claim stays until STALE_AFTER, and a
-    repeat gets a 409 with Retry-After until then (the answer has been sent already)."""
+    """Settle; with the database gone meanwhile the claim stays (the answer has been sent
+    already), and a repeat gets a 409 with Retry-After until the database has restarted or
+    the claim is STALE_AFTER old."""
     try:
         await settle(factory, scope, key, answer)
     except Exception as error:
-        if unavailable_service(error) is None:
+        service = unavailable_service(error)
+        if service is None:
             raise
-        log_outage("settling", HEADER, "the database", error)
+        log_outage("settling", f"{HEADER} {key!r}", service, error)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -19,15 +19,13 @@ log = logging.getLogger("faktura.api")
 RETRY_AFTER_SECONDS = 5
 DATABASE = "the database"
 TEMPORAL = "Temporal"
-# the client's own retries have given up (~10 s), or the server sheds load
 OPENAPI_RESPONSES: dict[int | str, dict[str, object]] = {
     503: {"description": "Postgres or Temporal is unavailable: send it again after Retry-After"}
 }
+# the client's own retries have given up (~10 s), or the server sheds load
 _TEMPORAL_DOWN = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 )
-
-
 # what a lazy client that has not reached Temporal yet raises instead (temporalio's bridge;
 # tests/e2e/test_outages.py pins it)
 _NEVER_CONNECTED = "Failed client connect"

@@ -185,11 +185,17 @@ async def run(n: int, concurrency: int, processes: int, rate: float | None, work
             starts = (
                 await session.execute(select(func.count()).select_from(WorkflowStart))
             ).scalar_one()
+            deferred = (  # not started within the request (api/workflow_starts.py)
+                await session.execute(
+                    select(func.count()).where(WorkflowStart.last_error.is_not(None))
+                )
+            ).scalar_one()
         await engine.dispose()
         report(
             n, concurrency, processes, rate, wall, sorted(latencies), answers, unique, contracts,
             starts, sorted(cold),
         )  # fmt: skip
+        print(f"left to the relay {deferred} of the starts")
         print(f"stalls           {stalls(timeline) or 'none'} (the loop began {began_at} UTC)")
         print(f"Postgres sessions opened during the loop: {sessions} (each a server process)")
         print("CPU per request  " + ", ".join(

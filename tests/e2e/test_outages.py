@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
-from api.idempotency import digest
+from api.idempotency import _settle_if_possible, digest
 from api.main import create_app
 from api.outages import DATABASE, RETRY_AFTER_SECONDS, TEMPORAL, unavailable_service
 from api.workflow_starts import START_WAIT, start_pending
@@ -45,6 +45,7 @@ from tests.helpers import auth
 from tests.outage import Outage, proxied
 
 pytestmark = pytest.mark.usefixtures("catalog")
+Factory = async_sessionmaker[AsyncSession]
 
 
 @asynccontextmanager
@@ -163,7 +164,11 @@ async def test_temporal_down_is_a_503_and_the_repeat_changes_the_plan_once(
 
 
 async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(
-    settings: Settings, api: httpx.AsyncClient, worker: object
+    settings: Settings,
+    api: httpx.AsyncClient,
+    worker: object,
+    temporal_env: Any,
+    session_factory: Factory,
 ) -> None:
     """Started while Temporal was down (its client is lazy): a change is a 503, a create is
     kept with its start waiting in the outbox."""
@@ -176,6 +181,10 @@ async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(
         body = contract_body(contract["customer_id"])
         created = await cut_off.post("/v1/contracts", json=body, headers=auth("crm"))
         assert created.status_code == 201, created.text
+    # the relay starts it (now, rather than some later test's app on its own task queue)
+    await started_by_the_relay(
+        uuid.UUID(created.json()["id"]), settings, temporal_env, session_factory
+    )
 
 
 async def test_a_create_leaves_a_start_temporal_does_not_answer_to_the_relay(
@@ -195,16 +204,38 @@ async def test_a_create_leaves_a_start_temporal_does_not_answer_to_the_relay(
             body = contract_body(customer["id"])
             created = await cut_off.post("/v1/contracts", json=body, headers=auth("crm"))
             assert created.status_code == 201, created.text
-    contract_id = uuid.UUID(created.json()["id"])
-    async with session_factory() as session:
+    error = await started_by_the_relay(
+        uuid.UUID(created.json()["id"]), settings, temporal_env, session_factory
+    )
+    assert error == f"TimeoutError: not started within {START_WAIT.seconds} s"
+
+
+async def started_by_the_relay(
+    contract_id: uuid.UUID, settings: Settings, temporal_env: Any, factory: Factory
+) -> str | None:
+    """The outbox row of a create whose start was deferred: the relay starts it. Returns
+    why the create's own start failed."""
+    async with factory() as session:
         outbox = await session.get(WorkflowStart, f"contract-{contract_id}")
         assert outbox is not None and outbox.started_at is None
-        assert outbox.last_error == f"TimeoutError: not started within {START_WAIT.seconds} s"
     relay = SimpleNamespace(
-        session_factory=session_factory, temporal=temporal_env.client, settings=settings
+        session_factory=factory, temporal=temporal_env.client, settings=settings
     )
     assert await start_pending(relay, contract_ids=[contract_id]) == 1
     await temporal_env.client.get_workflow_handle(f"contract-{contract_id}").describe()
+    return outbox.last_error
+
+
+async def test_an_answer_sent_when_the_database_is_gone_leaves_its_key_claimed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The answer has gone out; the key cannot be settled. That is logged, not raised."""
+    engine = make_engine(f"postgresql+asyncpg://faktura@127.0.0.1:{free_port()}/gone", 1)
+    try:
+        await _settle_if_possible(make_session_factory(engine), "scope", "key-1", None)
+    finally:
+        await engine.dispose()
+    assert "Idempotency-Key 'key-1': the database is unavailable" in caplog.text
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ async def waiting_for_a_row_lock(factory: async_sessionmaker[AsyncSession]) -> i
         return (
             await session.execute(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND query LIKE 'SELECT * FROM idempotent_request%FOR UPDATE'"
+                " AND query LIKE 'SELECT *%FROM idempotent_request%FOR UPDATE'"
             ))
         ).scalar_one()  # fmt: skip
 
