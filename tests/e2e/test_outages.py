@@ -20,20 +20,18 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.service import RetryConfig, RPCError, RPCStatusCode
+from temporalio.service import RetryConfig
 
 from api.idempotency import _settle_if_possible, digest
 from api.main import create_app
-from api.outages import DATABASE, RETRY_AFTER_SECONDS, TEMPORAL, unavailable_service
+from api.outages import DATABASE, RETRY_AFTER_SECONDS, TEMPORAL
 from api.workflow_starts import START_WAIT, start_pending
 from cli import DEMO_CATALOG
 from config import Settings
 from db.catalog import load_catalog, read_catalog_file
-from db.engine import DatabaseUnavailable, make_engine, make_session_factory
+from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import Contract, ContractVersion, IdempotentRequest, WorkflowStart
 from devstack.postgres import EmbeddedPostgres
@@ -80,7 +78,7 @@ async def test_the_database_down_is_a_503_and_the_repeat_creates_the_contract_on
     settings: Settings,
     postgres: EmbeddedPostgres,
     temporal_env: Any,
-    session_factory: async_sessionmaker[AsyncSession],
+    session_factory: Factory,
 ) -> None:
     async with (
         proxied("127.0.0.1", postgres.port) as link,
@@ -132,7 +130,7 @@ async def test_temporal_down_is_a_503_and_the_repeat_changes_the_plan_once(
     settings: Settings,
     api: httpx.AsyncClient,
     worker: object,
-    session_factory: async_sessionmaker[AsyncSession],
+    session_factory: Factory,
 ) -> None:
     contract = await _contract(api)
     host, port = settings.temporal_address.rsplit(":", 1)
@@ -191,7 +189,7 @@ async def test_a_create_leaves_a_start_temporal_does_not_answer_to_the_relay(
     settings: Settings,
     api: httpx.AsyncClient,
     temporal_env: Any,
-    session_factory: async_sessionmaker[AsyncSession],
+    session_factory: Factory,
 ) -> None:
     """Temporal gone after the client connected: the client would retry for ~10 s. The
     create answers after START_WAIT instead; the relay starts the workflow once it is back."""
@@ -287,21 +285,3 @@ async def test_a_postgres_restart_frees_the_key_of_the_request_it_cut_short(
             assert await session.scalar(count) == 1
     finally:
         await engine.dispose()
-
-
-@pytest.mark.parametrize(
-    ("error", "service"),
-    [
-        (DatabaseUnavailable("gone"), DATABASE),
-        (DBAPIError("SELECT 1", None, Exception("closed"), connection_invalidated=True), DATABASE),
-        (DBAPIError("SELECT 1", None, Exception("value too long")), None),
-        (PoolTimeout("every connection is busy"), DATABASE),
-        (RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b""), TEMPORAL),
-        (RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""), None),
-        (RuntimeError("Failed client connect: tcp connect error"), TEMPORAL),
-        (RuntimeError("a bug"), None),
-        (ValueError("a bug"), None),
-    ],
-)
-def test_only_a_service_out_of_reach_is_an_outage(error: Exception, service: str | None) -> None:
-    assert unavailable_service(error) == service

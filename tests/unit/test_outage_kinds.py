@@ -1,0 +1,30 @@
+"""Which errors are a service out of reach (api/outages.py): those become a 503 naming the
+service; every other error keeps its own answer."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.outages import DATABASE, TEMPORAL, unavailable_service
+from db.engine import DatabaseUnavailable
+
+
+@pytest.mark.parametrize(
+    ("error", "service"),
+    [
+        (DatabaseUnavailable("gone"), DATABASE),
+        (DBAPIError("SELECT 1", None, Exception("closed"), connection_invalidated=True), DATABASE),
+        (DBAPIError("SELECT 1", None, Exception("value too long")), None),
+        (PoolTimeout("every connection is busy"), DATABASE),
+        (RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b""), TEMPORAL),
+        (RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""), None),
+        (RuntimeError("Failed client connect: tcp connect error"), TEMPORAL),
+        (RuntimeError("a bug"), None),
+        (ValueError("a bug"), None),
+    ],
+)
+def test_only_a_service_out_of_reach_is_an_outage(error: Exception, service: str | None) -> None:
+    assert unavailable_service(error) == service
