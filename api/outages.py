@@ -1,14 +1,17 @@
 """A service that is down is a 503 with Retry-After that names it, never a 500.
 
-Postgres restarting or Temporal out of reach is not the caller's fault and not a bug: the
-CRM should send the same request again later, with the same Idempotency-Key, and nothing
-is done twice (the key, the CRM reference and the update id see to that).
+Postgres restarting, Temporal out of reach or a workflow whose worker is down is not the
+caller's fault and not a bug: the CRM should send the same request again later, with the
+same Idempotency-Key, and nothing is done twice (the key, the CRM reference and the update
+id see to that).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from fastapi import HTTPException, status
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
@@ -19,6 +22,7 @@ log = logging.getLogger("faktura.api")
 RETRY_AFTER_SECONDS = 5
 DATABASE = "the database"
 TEMPORAL = "Temporal"
+WORKER = "the workflows' worker"
 OPENAPI_RESPONSES: dict[int | str, dict[str, object]] = {
     503: {"description": "Postgres or Temporal is unavailable: send it again after Retry-After"}
 }
@@ -29,6 +33,8 @@ _TEMPORAL_DOWN = frozenset(
 # what a lazy client that has not reached Temporal yet raises instead (temporalio's bridge;
 # tests/e2e/test_outages.py pins it)
 _NEVER_CONNECTED = "Failed client connect"
+# the server's answer to a query when no worker has polled the task queue for a while
+_NO_WORKER = "no poller seen"
 
 
 def unavailable_service(error: BaseException) -> str | None:
@@ -41,6 +47,8 @@ def unavailable_service(error: BaseException) -> str | None:
         return TEMPORAL
     if isinstance(error, RuntimeError) and str(error).startswith(_NEVER_CONNECTED):
         return TEMPORAL
+    if isinstance(error, RPCError) and error.status is RPCStatusCode.FAILED_PRECONDITION:
+        return WORKER if _NO_WORKER in error.message else None
     return None
 
 
@@ -51,3 +59,16 @@ def unavailable_detail(service: str) -> str:
 def log_outage(method: str, path: str, service: str, error: BaseException) -> None:
     """For the operator: the 503s say what was down, and when."""
     log.warning("%s %s: %s is unavailable: %s", method, path, service, error)
+
+
+def no_answer(waited: timedelta) -> HTTPException:
+    """A workflow that does not answer in time: its worker is down (a deploy, a crash) or
+    far behind. An update may still be made once the worker is back; the repeat with the
+    same key (the update's id) gets its outcome, and never makes it twice."""
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail=f"the contract's workflow did not answer within {waited.total_seconds():g} s"
+        " (its worker may be down or behind); send the request again later with the same"
+        " Idempotency-Key: a change is made once",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

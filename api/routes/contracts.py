@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, RequireRole
 from api.creation import claim_creation
 from api.deps import SessionDep
 from api.errors import FieldError, conflict, not_found
+from api.outages import no_answer
 from api.schemas import (
     CancellationIn,
     CancellationOut,
@@ -51,6 +53,9 @@ from workflows.models import (
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
 
 READERS = (Role.CRM, Role.SUPPORT)
+# How long a request waits for the contract's workflow (an update runs a database step or
+# two): without a worker an update would wait for ever and a query ~30 s.
+WORKFLOW_WAIT = timedelta(seconds=20)
 T = TypeVar("T")
 
 
@@ -289,10 +294,20 @@ def _update_id(kind: str, idempotency_key: str | None) -> str | None:
     return f"{kind}:{idempotency_key}" if idempotency_key else None
 
 
+async def _answered(call: Awaitable[T]) -> T:
+    """The workflow's answer, or a 503 after WORKFLOW_WAIT (the SDK turns the cancelled
+    wait for an update into an error of its own)."""
+    try:
+        async with asyncio.timeout(WORKFLOW_WAIT.total_seconds()):
+            return await call
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise no_answer(WORKFLOW_WAIT) from None
+
+
 async def _ask(call: Awaitable[T]) -> T:
     """Send an update; a refusal by the workflow's validator or rules becomes 409."""
     try:
-        return await call
+        return await _answered(call)
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         message = getattr(cause, "message", None) or str(cause or error)
@@ -394,7 +409,7 @@ async def contract_state(
         raise not_found("contract")
     await session.rollback()
     try:
-        return await _handle(request, contract_id).query(ContractWorkflow.state)
+        return await _answered(_handle(request, contract_id).query(ContractWorkflow.state))
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             raise conflict("the contract's workflow has not started yet") from None

@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +28,7 @@ from temporalio.service import RetryConfig
 from api.idempotency import _settle_if_possible, digest
 from api.main import create_app
 from api.outages import DATABASE, RETRY_AFTER_SECONDS, TEMPORAL
+from api.routes import contracts as contract_routes
 from api.workflow_starts import START_WAIT, start_pending
 from cli import DEMO_CATALOG
 from config import Settings
@@ -41,6 +43,7 @@ from tests.e2e.test_idempotency_keys import _contract
 from tests.factories import consumer_body, contract_body, create_customer
 from tests.helpers import auth
 from tests.outage import Outage, proxied
+from worker import running_worker
 
 pytestmark = pytest.mark.usefixtures("catalog")
 Factory = async_sessionmaker[AsyncSession]
@@ -154,6 +157,41 @@ async def test_temporal_down_is_a_503_and_the_repeat_changes_the_plan_once(
             assert changed.status_code == 200, changed.text
             again = await cut_off.post(path, json=change, headers=keyed)
             assert (again.status_code, again.json()) == (200, changed.json())
+    async with session_factory() as session:
+        versions = select(func.count()).where(
+            ContractVersion.contract_id == uuid.UUID(contract["id"])
+        )
+        assert await session.scalar(versions) == 2  # the first and the one change
+
+
+async def test_a_workflow_without_its_worker_is_a_503_and_the_repeat_changes_once(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    temporal_env: Any,
+    session_factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A deploy or a crash of the worker: the update would wait for ever, the query ~30 s.
+    Both answer 503 after the wait; the repeat, with the worker back, makes the change once
+    (the update the first request left with the server and the repeat are one)."""
+    monkeypatch.setattr(contract_routes, "WORKFLOW_WAIT", timedelta(seconds=2))
+    async with running_worker(settings, temporal_env.client):
+        contract = await _contract(api)
+    path = f"/v1/contracts/{contract['id']}/changes"
+    change = {"items": [{"product_code": "hosting-l-monthly", "domain": "key.de"}]}
+    keyed = {**auth("crm"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    for unanswered in (
+        await api.post(path, json=change, headers=keyed),
+        await api.get(f"/v1/contracts/{contract['id']}/state", headers=auth("crm")),
+    ):
+        assert unanswered.status_code == 503, unanswered.text
+        assert unanswered.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+        assert "did not answer within 2 s" in unanswered.json()["detail"]
+    async with running_worker(settings, temporal_env.client):
+        changed = await api.post(path, json=change, headers=keyed)
+        assert changed.status_code == 200, changed.text
+        again = await api.post(path, json=change, headers=keyed)
+        assert (again.status_code, again.json()) == (200, changed.json())
     async with session_factory() as session:
         versions = select(func.count()).where(
             ContractVersion.contract_id == uuid.UUID(contract["id"])

@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.outages import DATABASE, TEMPORAL, unavailable_service
+from api.outages import DATABASE, TEMPORAL, WORKER, unavailable_service
 from db.engine import DatabaseUnavailable
 
 
@@ -23,6 +23,15 @@ from db.engine import DatabaseUnavailable
         (RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""), None),
         (RuntimeError("Failed client connect: tcp connect error"), TEMPORAL),
         (RuntimeError("a bug"), None),
+        (
+            RPCError(
+                "no poller seen for task queue recently, worker may be down",
+                RPCStatusCode.FAILED_PRECONDITION,
+                b"",
+            ),
+            WORKER,
+        ),  # fmt: skip
+        (RPCError("update on a closed workflow", RPCStatusCode.FAILED_PRECONDITION, b""), None),
         (ValueError("a bug"), None),
     ],
 )
