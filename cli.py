@@ -36,7 +36,7 @@ async def _load_catalog(path: Path) -> None:
 async def _import_bank_file(content: bytes) -> None:
     from db.bank import import_statement
     from db.engine import make_engine, make_session_factory
-    from temporal_client import connect, notify_bookings
+    from temporal_client import connect, deliver_bookings
 
     settings = get_settings()
     engine = make_engine(settings.database_url, pool_size=1)
@@ -44,7 +44,7 @@ async def _import_bank_file(content: bytes) -> None:
         factory = make_session_factory(engine)
         async with factory() as session, session.begin():
             statement, new_lines, booked = await import_statement(session, content, "cli")
-        await notify_bookings(
+        await deliver_bookings(
             await connect(settings), settings.temporal_task_queue, booked, factory
         )
     finally:

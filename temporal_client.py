@@ -7,6 +7,7 @@ otherwise payloads written by one could not be read by another.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -20,18 +21,18 @@ from temporalio.common import (
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from config import Settings
-from db import collection_starts
+from db import booking_notices, collection_starts
 from db.collection_starts import STARTED, CollectionStartRow
-from db.driver import driver_connection
+from db.driver import driver_connection, driver_transaction
 from db.receivables import Booked
 from workflows.models import InvoiceWorkflowInput, PaymentEvent
 from workflows.search_attributes import INVOICE_STATUS
 from workflows.versions import SHAPE
 
 DATA_CONVERTER = pydantic_data_converter
+log = logging.getLogger("faktura.temporal")
 
 
 async def connect(settings: Settings, *, lazy: bool = False) -> Client:
@@ -109,9 +110,10 @@ async def notify_bookings(
     task_queue: str,
     bookings: Sequence[Booked],
     session_factory: async_sessionmaker[AsyncSession],
-) -> None:
-    """Tell each invoice's workflow about its bookings (it dedupes by booking key). The
-    database already holds them; a workflow that has finished needs no message.
+) -> list[str]:
+    """Tell each invoice's workflow about its bookings (it dedupes by booking key); return
+    the keys told, or that needed no message. The database already holds them; after the
+    first that cannot be told, the rest are left to the relay (db/booking_notices.py).
 
     An invoice whose collection has not started (db/collection_starts.py) needs no message
     for a payment: its start looks at the receivable when its time comes. A return debit
@@ -122,26 +124,71 @@ async def notify_bookings(
     idempotent. A return debit after the invoice's workflow ended as paid starts a new run,
     which presents the debit again or asks for a transfer."""
     if not bookings:
-        return
+        return []
     async with driver_connection(session_factory) as db:
         deferred = await collection_starts.of_invoices(db, [b.invoice_number for b in bookings])
+    told = []
     for booked in bookings:
-        event = PaymentEvent(
-            key=booked.key, kind=booked.kind, amount_cents=booked.amount_cents,
-            open_cents=booked.open_cents, reason=booked.reason, fee_cents=booked.fee_cents,
-        )  # fmt: skip
-        row = deferred.get(booked.invoice_number)
-        with contextlib.suppress(RPCError):
-            if row is not None and row.state != STARTED and row.input is not None:
-                if booked.kind == "return":
-                    await start_collection(client, task_queue, row, event)
-                    async with driver_connection(session_factory) as db:
-                        await collection_starts.mark(db, [row.number], STARTED)
-                continue
-            await start_invoice_workflow(
-                client,
-                task_queue,
-                InvoiceWorkflowInput(number=booked.invoice_number, contract_id=booked.contract_id),
-                signal=event,
-                reopen=booked.kind == "return",
-            )
+        try:
+            await _notify(client, task_queue, booked, deferred.get(booked.invoice_number),
+                          session_factory)  # fmt: skip
+        except Exception as error:  # noqa: BLE001 - Temporal is likely down: leave the rest
+            log.warning("bookings from %s on left to the relay: %r", booked.key, error)
+            break
+        told.append(booked.key)
+    return told
+
+
+async def _notify(
+    client: Client,
+    task_queue: str,
+    booked: Booked,
+    row: CollectionStartRow | None,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    event = PaymentEvent(
+        key=booked.key, kind=booked.kind, amount_cents=booked.amount_cents,
+        open_cents=booked.open_cents, reason=booked.reason, fee_cents=booked.fee_cents,
+    )  # fmt: skip
+    if row is not None and row.state != STARTED and row.input is not None:
+        if booked.kind == "return":
+            await start_collection(client, task_queue, row, event)
+            async with driver_connection(session_factory) as db:
+                await collection_starts.mark(db, [row.number], STARTED)
+        return
+    await start_invoice_workflow(
+        client,
+        task_queue,
+        InvoiceWorkflowInput(number=booked.invoice_number, contract_id=booked.contract_id),
+        signal=event,
+        reopen=booked.kind == "return",
+    )
+
+
+async def deliver_bookings(
+    client: Client,
+    task_queue: str,
+    bookings: Sequence[Booked],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Right after the bookings' commit: tell the workflows, and note whom."""
+    told = await notify_bookings(client, task_queue, bookings, session_factory)
+    async with driver_connection(session_factory) as db:
+        await booking_notices.mark_delivered(db, told)
+
+
+async def relay_bookings(
+    client: Client,
+    task_queue: str,
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    older_than: timedelta,
+    limit: int = 100,
+) -> int:
+    """Deliver what a request could not (Temporal down, the process gone); returns how many
+    were told. The rows stay locked meanwhile, so two relays never send one twice."""
+    async with driver_transaction(session_factory) as db:
+        pending = await booking_notices.undelivered(db, older_than, limit)
+        told = await notify_bookings(client, task_queue, pending, session_factory)
+        await booking_notices.mark_delivered(db, told)
+    return len(told)

@@ -13,9 +13,9 @@ from temporalio.client import Client
 from api.errors import install_handlers
 from api.idempotency import IdempotencyMiddleware
 from api.outages import OPENAPI_RESPONSES
+from api.relays import relay_forever
 from api.routes import catalog, collection, contracts, customers, health, invoices
 from api.warm_up import warm_up
-from api.workflow_starts import relay_forever
 from config import Settings, get_settings, tune_garbage_collector
 from db.engine import make_engine, make_session_factory
 from temporal_client import connect

@@ -3,7 +3,7 @@
 The contract and its outbox row commit together; this relay then starts
 ``contract-{id}`` with id-conflict policy USE_EXISTING, so a retry after a crash or a
 Temporal outage never starts a second run. It runs right after each create
-(``start_created``) and in a background loop for whatever is still pending.
+(``start_created``) and in the API's relay (api/relays.py) for whatever is still pending.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from workflows.models import ContractState, ContractStatus, ContractWorkflowInpu
 from workflows.versions import SHAPE
 
 log = logging.getLogger("faktura.workflow_starts")
-RELAY_INTERVAL_SECONDS = 2.0
 START_TIMEOUT = timedelta(seconds=5)
 # A row younger than this belongs to the request that wrote it: it starts the run itself
 # right after its commit. The relay starting fresh rows one by one under their row locks
@@ -153,13 +152,3 @@ async def start_created(state: Any, contract: Contract) -> None:
             "  WHERE contract_id = $1 AND started_at IS NULL FOR UPDATE SKIP LOCKED)",
             contract.id, failure, utcnow(),
         )  # fmt: skip
-
-
-async def relay_forever(state: Any, interval: float = RELAY_INTERVAL_SECONDS) -> None:
-    """Background task of the API: keep draining the outbox of what its requests left."""
-    while True:
-        try:
-            await start_pending(state, older_than=LEFT_AFTER)
-        except Exception:  # noqa: BLE001 - the relay must survive DB hiccups
-            log.exception("workflow start relay failed; retrying")
-        await asyncio.sleep(interval)

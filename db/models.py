@@ -403,6 +403,16 @@ class Payment(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
+class BookingNotice(SQLModel, table=True):
+    """A bank booking its invoice's workflow has not heard of yet: written with the booking,
+    deleted once the workflow was told (db/booking_notices.py)."""
+
+    __tablename__ = "booking_notice"
+
+    booking_key: str = Field(primary_key=True, foreign_key="payment.booking_key", max_length=120)
+    created_at: datetime = _timestamp()
+
+
 class SepaMandate(SQLModel, table=True):
     __tablename__ = "sepa_mandate"
 

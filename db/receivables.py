@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
     BankLine,
+    BookingNotice,
     Customer,
     CustomerCredit,
     Payment,
@@ -73,6 +74,8 @@ async def book(
     )  # fmt: skip
     if inserted.scalar_one_or_none() is None:
         return None
+    if bank_line_id is not None:  # the workflow is told after the commit, or by the relay
+        session.add(BookingNotice(booking_key=key))
     if amount_cents > applied:
         session.add(
             CustomerCredit(

@@ -23,7 +23,7 @@ from db.bank import count_unmatched, import_statement
 from db.models import BankLine, CollectionCase, Receivable, SepaBatch
 from db.receivables import book_line
 from documents.camt import CamtError
-from temporal_client import invoice_workflow_id, notify_bookings
+from temporal_client import deliver_bookings, invoice_workflow_id
 from workflows.invoice import InvoiceWorkflow
 from workflows.models import DisputeRequest
 
@@ -88,7 +88,7 @@ async def post_bank_statement(
             unmatched = await count_unmatched(session, statement.id)
     except CamtError as error:
         raise FieldError(("file",), str(error)).to_http() from None
-    await notify_bookings(
+    await deliver_bookings(
         request.app.state.temporal, request.app.state.settings.temporal_task_queue, booked,
         request.app.state.session_factory,
     )  # fmt: skip
@@ -156,7 +156,7 @@ async def assign_bank_line(
         line.assignment_reason = body.reason
         booked = await book_line(session, line, body.invoice_number, "manual", principal.actor)
         out = BankLineOut(**line.model_dump())
-    await notify_bookings(
+    await deliver_bookings(
         request.app.state.temporal,
         request.app.state.settings.temporal_task_queue,
         [booked] if booked else [],

@@ -35,13 +35,22 @@ from config import Settings
 from db.catalog import load_catalog, read_catalog_file
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
-from db.models import Contract, ContractVersion, IdempotentRequest, WorkflowStart
+from db.models import (
+    BookingNotice,
+    Contract,
+    ContractVersion,
+    IdempotentRequest,
+    Payment,
+    WorkflowStart,
+)
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
-from temporal_client import DATA_CONVERTER, connect
+from temporal_client import DATA_CONVERTER, connect, relay_bookings
+from tests.camt_files import Entry, camt053
+from tests.e2e.test_collection import GROSS, debit_of, import_file, issued, pending_start
 from tests.e2e.test_idempotency_keys import _contract
 from tests.factories import consumer_body, contract_body, create_customer
-from tests.helpers import auth
+from tests.helpers import auth, eventually
 from tests.outage import Outage, proxied
 from worker import running_worker
 
@@ -260,6 +269,52 @@ async def started_by_the_relay(
     assert await start_pending(relay, contract_ids=[contract_id]) == 1
     await temporal_env.client.get_workflow_handle(f"contract-{contract_id}").describe()
     return outbox.last_error
+
+
+async def test_a_return_booked_while_temporal_is_down_reaches_its_invoice_through_the_relay(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    worker: object,
+    temporal_env: Any,
+    session_factory: Factory,
+) -> None:
+    """The import commits its bookings, then tells the invoices' workflows. With Temporal
+    down the return debit could not be told; it must not be lost (nothing would present
+    the debit again): the relay tells it once Temporal answers."""
+    number = (await issued(api, await create_customer(api)))["number"]
+    debit = await eventually(lambda: debit_of(session_factory, number), lambda d: d is not None, 30)
+    assert debit is not None
+    paid_then_returned = camt053(f"S-{uuid.uuid4().hex[:8]}", [
+        Entry(GROSS, debit.collection_date, end_to_end_id=number),
+        Entry(-(GROSS + 300), debit.collection_date + timedelta(days=2), end_to_end_id=number,
+              return_reason="AM04", fee_cents=300),
+    ])  # fmt: skip
+    dead = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async with api_of(dead, await connect(dead, lazy=True)) as cut_off:
+        imported = await import_file(cut_off, paid_then_returned)
+        assert imported.status_code == 200, imported.text
+        assert imported.json()["booked"] == 2
+
+    async def delivered() -> dict[str, bool]:
+        async with session_factory() as session:
+            rows = await session.execute(
+                select(Payment.kind, BookingNotice.booking_key)
+                .outerjoin(BookingNotice, BookingNotice.booking_key == Payment.booking_key)
+                .where(Payment.invoice_number == number)
+            )
+            return {kind: notice is None for kind, notice in rows}
+
+    # the payment needed no message (its collection has not started); the return did
+    assert await delivered() == {"debit": True, "return": False}
+    assert (await pending_start(session_factory, number)).state == "pending"
+    relay = (temporal_env.client, settings.temporal_task_queue, session_factory)
+    assert await relay_bookings(*relay, older_than=timedelta(0)) == 1
+    second = await eventually(
+        lambda: debit_of(session_factory, number, 2), lambda d: d is not None, 30
+    )
+    assert second is not None and second.end_to_end_id == f"{number}-2"  # presented again
+    assert await delivered() == {"debit": True, "return": True}
+    assert await relay_bookings(*relay, older_than=timedelta(0)) == 0
 
 
 async def test_an_answer_sent_when_the_database_is_gone_leaves_its_key_claimed(
