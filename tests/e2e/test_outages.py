@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RetryConfig
 
 from api.idempotency import _settle_if_possible, digest
@@ -40,6 +40,7 @@ from db.models import (
     Contract,
     ContractVersion,
     IdempotentRequest,
+    Invoice,
     Payment,
     WorkflowStart,
 )
@@ -315,6 +316,36 @@ async def test_a_return_booked_while_temporal_is_down_reaches_its_invoice_throug
     assert second is not None and second.end_to_end_id == f"{number}-2"  # presented again
     assert await delivered() == {"debit": True, "return": True}
     assert await relay_bookings(*relay, older_than=timedelta(0)) == 0
+
+
+async def test_a_credit_note_issued_while_temporal_is_down_is_sent_on_the_repeat(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    worker: object,
+    temporal_env: Any,
+    session_factory: Factory,
+) -> None:
+    """The credit note commits, then its workflow (documents, e-mail, booking) cannot start:
+    a 503. The repeat with the same key issues nothing new and starts that workflow."""
+    number = (await issued(api, await create_customer(api)))["number"]
+    path = f"/v1/invoices/{number}/credit-notes"
+    keyed = {**auth("finance"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    dead = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async with api_of(dead, await connect(dead, lazy=True)) as cut_off:
+        down = await cut_off.post(path, json={"reason": "Kulanz"}, headers=keyed)
+        assert_unavailable(down, TEMPORAL)
+    repeated = await api.post(path, json={"reason": "Kulanz"}, headers=keyed)
+    assert repeated.status_code == 200, repeated.text  # issued by the first request
+    note = repeated.json()["number"]
+    handle = temporal_env.client.get_workflow_handle(f"invoice-{note}")
+
+    async def done() -> bool:
+        return (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+
+    assert await eventually(done, bool, 30)
+    async with session_factory() as session:
+        notes = select(func.count()).where(Invoice.preceding_number == number)
+        assert await session.scalar(notes) == 1
 
 
 async def test_an_answer_sent_when_the_database_is_gone_leaves_its_key_claimed(
