@@ -163,6 +163,15 @@ async def handed_over(
     return env.client.get_workflow_handle(f"invoice-{number}")
 
 
+def paid_then_returned_am04(number: str, debit: SepaDebit) -> bytes:
+    """A statement: the debit paid, then returned two days later (AM04, 3.00 € bank fee)."""
+    return camt053(f"S-{uuid.uuid4().hex[:8]}", [
+        Entry(GROSS, debit.collection_date, end_to_end_id=number),
+        Entry(-(GROSS + 300), debit.collection_date + timedelta(days=2), end_to_end_id=number,
+              return_reason="AM04", fee_cents=300),
+    ])  # fmt: skip
+
+
 def read(path: str) -> bytes:
     with open(path, "rb") as file:
         return file.read()
@@ -285,12 +294,7 @@ async def test_am04_return_is_presented_again_then_paid(
     number = invoice["number"]
     debit = await eventually(lambda: debit_of(session_factory, number), lambda d: d is not None, 30)
     assert debit is not None
-    paid_then_returned = camt053(f"S-{uuid.uuid4().hex[:8]}", [
-        Entry(GROSS, debit.collection_date, end_to_end_id=number),
-        Entry(-(GROSS + 300), debit.collection_date + timedelta(days=2), end_to_end_id=number,
-              return_reason="AM04", fee_cents=300),
-    ])  # fmt: skip
-    response = await import_file(api, paid_then_returned)
+    response = await import_file(api, paid_then_returned_am04(number, debit))
     assert response.json()["booked"] == 2, response.text
     second = await eventually(
         lambda: debit_of(session_factory, number, 2), lambda d: d is not None, 30

@@ -47,8 +47,13 @@ from db.models import (
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
 from temporal_client import DATA_CONVERTER, connect, relay_bookings
-from tests.camt_files import Entry, camt053
-from tests.e2e.test_collection import GROSS, debit_of, import_file, issued, pending_start
+from tests.e2e.test_collection import (
+    debit_of,
+    import_file,
+    issued,
+    paid_then_returned_am04,
+    pending_start,
+)
 from tests.e2e.test_idempotency_keys import _contract
 from tests.factories import consumer_body, contract_body, create_customer
 from tests.helpers import auth, eventually
@@ -84,6 +89,32 @@ async def database_behind(
         update={"database_url": url.render_as_string(hide_password=False)}
     )
     async with api_of(through_link, temporal) as api:
+        yield api
+
+
+PLAN_CHANGE = {"items": [{"product_code": "hosting-l-monthly", "domain": "key.de"}]}
+
+
+async def changed_once(
+    api: httpx.AsyncClient, contract_id: str, keyed: dict[str, str], factory: Factory
+) -> None:
+    """The repeat with the first request's key: 200, the same answer again, and one change
+    in all (the contract's first version and the change's)."""
+    path = f"/v1/contracts/{contract_id}/changes"
+    changed = await api.post(path, json=PLAN_CHANGE, headers=keyed)
+    assert changed.status_code == 200, changed.text
+    again = await api.post(path, json=PLAN_CHANGE, headers=keyed)
+    assert (again.status_code, again.json()) == (200, changed.json())
+    async with factory() as session:
+        versions = select(func.count()).where(ContractVersion.contract_id == uuid.UUID(contract_id))
+        assert await session.scalar(versions) == 2
+
+
+@asynccontextmanager
+async def temporal_never_reached(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An API started while Temporal was down: its lazy client has not connected yet."""
+    dead = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async with api_of(dead, await connect(dead, lazy=True)) as api:
         yield api
 
 
@@ -156,22 +187,14 @@ async def test_temporal_down_is_a_503_and_the_repeat_changes_the_plan_once(
         )  # fmt: skip
         async with api_of(through_link, temporal) as cut_off:
             path = f"/v1/contracts/{contract['id']}/changes"
-            change = {"items": [{"product_code": "hosting-l-monthly", "domain": "key.de"}]}
             keyed = {**auth("crm"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
             await link.cut()
-            assert_unavailable(await cut_off.post(path, json=change, headers=keyed), TEMPORAL)
+            down = await cut_off.post(path, json=PLAN_CHANGE, headers=keyed)
+            assert_unavailable(down, TEMPORAL)
             state = await cut_off.get(f"/v1/contracts/{contract['id']}/state", headers=auth("crm"))
             assert_unavailable(state, TEMPORAL)
             await link.restore()
-            changed = await cut_off.post(path, json=change, headers=keyed)
-            assert changed.status_code == 200, changed.text
-            again = await cut_off.post(path, json=change, headers=keyed)
-            assert (again.status_code, again.json()) == (200, changed.json())
-    async with session_factory() as session:
-        versions = select(func.count()).where(
-            ContractVersion.contract_id == uuid.UUID(contract["id"])
-        )
-        assert await session.scalar(versions) == 2  # the first and the one change
+            await changed_once(cut_off, contract["id"], keyed, session_factory)
 
 
 async def test_a_workflow_without_its_worker_is_a_503_and_the_repeat_changes_once(
@@ -188,25 +211,16 @@ async def test_a_workflow_without_its_worker_is_a_503_and_the_repeat_changes_onc
     async with running_worker(settings, temporal_env.client):
         contract = await _contract(api)
     path = f"/v1/contracts/{contract['id']}/changes"
-    change = {"items": [{"product_code": "hosting-l-monthly", "domain": "key.de"}]}
     keyed = {**auth("crm"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
     for unanswered in (
-        await api.post(path, json=change, headers=keyed),
+        await api.post(path, json=PLAN_CHANGE, headers=keyed),
         await api.get(f"/v1/contracts/{contract['id']}/state", headers=auth("crm")),
     ):
         assert unanswered.status_code == 503, unanswered.text
         assert unanswered.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
         assert "did not answer within 2 s" in unanswered.json()["detail"]
     async with running_worker(settings, temporal_env.client):
-        changed = await api.post(path, json=change, headers=keyed)
-        assert changed.status_code == 200, changed.text
-        again = await api.post(path, json=change, headers=keyed)
-        assert (again.status_code, again.json()) == (200, changed.json())
-    async with session_factory() as session:
-        versions = select(func.count()).where(
-            ContractVersion.contract_id == uuid.UUID(contract["id"])
-        )
-        assert await session.scalar(versions) == 2  # the first and the one change
+        await changed_once(api, contract["id"], keyed, session_factory)
 
 
 async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(
@@ -219,11 +233,10 @@ async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(
     """Started while Temporal was down (its client is lazy): a change is a 503, a create is
     kept with its start waiting in the outbox."""
     contract = await _contract(api)
-    dead = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
-    async with api_of(dead, await connect(dead, lazy=True)) as cut_off:
+    async with temporal_never_reached(settings) as cut_off:
         path = f"/v1/contracts/{contract['id']}/changes"
-        change = {"items": [{"product_code": "hosting-l-monthly", "domain": "key.de"}]}
-        assert_unavailable(await cut_off.post(path, json=change, headers=auth("crm")), TEMPORAL)
+        down = await cut_off.post(path, json=PLAN_CHANGE, headers=auth("crm"))
+        assert_unavailable(down, TEMPORAL)
         body = contract_body(contract["customer_id"])
         created = await cut_off.post("/v1/contracts", json=body, headers=auth("crm"))
         assert created.status_code == 201, created.text
@@ -285,14 +298,8 @@ async def test_a_return_booked_while_temporal_is_down_reaches_its_invoice_throug
     number = (await issued(api, await create_customer(api)))["number"]
     debit = await eventually(lambda: debit_of(session_factory, number), lambda d: d is not None, 30)
     assert debit is not None
-    paid_then_returned = camt053(f"S-{uuid.uuid4().hex[:8]}", [
-        Entry(GROSS, debit.collection_date, end_to_end_id=number),
-        Entry(-(GROSS + 300), debit.collection_date + timedelta(days=2), end_to_end_id=number,
-              return_reason="AM04", fee_cents=300),
-    ])  # fmt: skip
-    dead = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
-    async with api_of(dead, await connect(dead, lazy=True)) as cut_off:
-        imported = await import_file(cut_off, paid_then_returned)
+    async with temporal_never_reached(settings) as cut_off:
+        imported = await import_file(cut_off, paid_then_returned_am04(number, debit))
         assert imported.status_code == 200, imported.text
         assert imported.json()["booked"] == 2
 
@@ -330,8 +337,7 @@ async def test_a_credit_note_issued_while_temporal_is_down_is_sent_on_the_repeat
     number = (await issued(api, await create_customer(api)))["number"]
     path = f"/v1/invoices/{number}/credit-notes"
     keyed = {**auth("finance"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
-    dead = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
-    async with api_of(dead, await connect(dead, lazy=True)) as cut_off:
+    async with temporal_never_reached(settings) as cut_off:
         down = await cut_off.post(path, json={"reason": "Kulanz"}, headers=keyed)
         assert_unavailable(down, TEMPORAL)
     repeated = await api.post(path, json={"reason": "Kulanz"}, headers=keyed)
