@@ -404,12 +404,19 @@ async def contract_state(
     session: SessionDep,
     principal: Annotated[Principal, Depends(RequireRole(*READERS))],
 ) -> ContractStateView:
-    """The live state of the contract's workflow (status, next billing date, dunning level)."""
-    if await session.get(Contract, contract_id) is None:
+    """The live state of the contract's workflow (status, next billing date, dunning level),
+    with the customer's payment method as the database holds it: a return debit switches
+    the customer to transfer without telling each contract's workflow."""
+    contract = await session.get(Contract, contract_id)
+    if contract is None:
         raise not_found("contract")
+    customer = await session.get(Customer, contract.customer_id)
+    assert customer is not None
+    payment_method = customer.payment_method
     await session.rollback()
     try:
-        return await _answered(_handle(request, contract_id).query(ContractWorkflow.state))
+        view = await _answered(_handle(request, contract_id).query(ContractWorkflow.state))
+        return view.model_copy(update={"payment_method": payment_method})
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             raise conflict("the contract's workflow has not started yet") from None

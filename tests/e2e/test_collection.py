@@ -385,6 +385,10 @@ async def test_md06_refund_switches_to_transfer_and_asks_for_a_mandate(
 
     assert await eventually(method, lambda m: m == "bank_transfer") == "bank_transfer"
     assert await debit_of(session_factory, number, 2) is None  # no second debit after a refund
+    state = await api.get(
+        f"/v1/contracts/{invoice['contract']['id']}/state", headers=auth("support")
+    )
+    assert state.json()["payment_method"] == "bank_transfer"  # what support sees, too
     notices = await eventually(
         lambda: asyncio.sleep(0, [m for m in mails_about(mail_sink, number) if "notice-new_mandate" in m["Message-ID"]]),
         bool, 20,
