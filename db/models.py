@@ -184,6 +184,10 @@ class WorkflowStart(SQLModel, table=True):
     """Transactional outbox: written with the contract, cleared once Temporal has the run."""
 
     __tablename__ = "workflow_start"
+    # the relay's question every 2 s: one row per contract stays (bench/relay_scan.py)
+    __table_args__ = (
+        Index("ix_workflow_start_pending", "created_at", postgresql_where="started_at IS NULL"),
+    )
 
     workflow_id: str = Field(primary_key=True, max_length=100)
     contract_id: uuid.UUID = Field(foreign_key="contract.id", unique=True)
