@@ -24,11 +24,8 @@ from sqlalchemy.dialects.postgresql import insert  # noqa: E402
 
 from db.driver import driver_transaction  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
 from db.models import Customer, OutboxMessage, PriceList  # noqa: E402
-from devstack.postgres import EmbeddedPostgres  # noqa: E402
-from devstack.processes import free_port  # noqa: E402
-from devstack.scratch import scratch_directory  # noqa: E402
+from devstack.scratch import scratch_database  # noqa: E402
 
 OUTBOX_INSERT = (
     "INSERT INTO outbox_message (purpose, reference, customer_id, message_id, recipient,"
@@ -102,15 +99,8 @@ async def measure(url: str, n: int) -> None:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    with scratch_directory("faktura-db-paths-") as work:
-        postgres = EmbeddedPostgres(work / "postgres", free_port(), fast_and_unsafe=True)
-        postgres.start(work / "postgres.log")
-        try:
-            url = postgres.create_database("bench")
-            upgrade(url)
-            asyncio.run(measure(url, n))
-        finally:
-            postgres.stop()
+    with scratch_database("faktura-db-paths-") as url:
+        asyncio.run(measure(url, n))
 
 
 if __name__ == "__main__":

@@ -24,10 +24,7 @@ from cli import DEMO_CATALOG  # noqa: E402
 from db.catalog import load_catalog, read_catalog_file  # noqa: E402
 from db.driver import driver_transaction  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
-from devstack.postgres import EmbeddedPostgres  # noqa: E402
-from devstack.processes import free_port  # noqa: E402
-from devstack.scratch import scratch_directory  # noqa: E402
+from devstack.scratch import scratch_database  # noqa: E402
 from temporal_client import relay_bookings  # noqa: E402
 
 ROUNDS = 50
@@ -88,15 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, default=1_000_000)
     options = parser.parse_args()
-    with scratch_directory("faktura-relay-scan-") as work:
-        postgres = EmbeddedPostgres(work / "postgres", free_port(), fast_and_unsafe=True)
-        postgres.start(work / "postgres.log")
-        try:
-            url = postgres.create_database("bench")
-            upgrade(url)
-            asyncio.run(measure(url, options.contracts))
-        finally:
-            postgres.stop()
+    with scratch_database("faktura-relay-scan-") as url:
+        asyncio.run(measure(url, options.contracts))
 
 
 if __name__ == "__main__":

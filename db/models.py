@@ -93,7 +93,7 @@ class Customer(SQLModel, table=True):
     language: str = Field(default="de", max_length=2)
     vat_id: str | None = Field(default=None, max_length=20)
     payment_method: str = Field(max_length=20)  # sepa_direct_debit | bank_transfer
-    iban: str | None = Field(default=None, max_length=34)
+    iban: str | None = Field(default=None, max_length=34, index=True)  # bank line matching
     bic: str | None = Field(default=None, max_length=11)
     mandate_reference: str | None = Field(default=None, max_length=35)
     mandate_signed_on: date | None = None
@@ -422,7 +422,7 @@ class SepaMandate(SQLModel, table=True):
 
     reference: str = Field(primary_key=True, max_length=35)
     customer_id: uuid.UUID = Field(foreign_key="customer.id", index=True)
-    iban: str = Field(max_length=34)
+    iban: str = Field(max_length=34, index=True)  # bank line matching
     bic: str | None = Field(default=None, max_length=11)
     signed_on: date
     last_used_on: date | None = None

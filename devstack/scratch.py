@@ -26,3 +26,22 @@ def scratch_directory(prefix: str, *, keep: bool = False) -> Iterator[Path]:
         print(f"the run's files are kept in {path}")
     else:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A throw-away embedded Postgres with the schema migrated, for a benchmark of the
+    database alone; yields the database's URL."""
+    from db.migrate import upgrade  # the devstack's other users need no Alembic
+    from devstack.postgres import EmbeddedPostgres
+    from devstack.processes import free_port
+
+    with scratch_directory(prefix) as work:
+        postgres = EmbeddedPostgres(work / "postgres", free_port(), fast_and_unsafe=True)
+        postgres.start(work / "postgres.log")
+        try:
+            url = postgres.create_database("bench")
+            upgrade(url)
+            yield url
+        finally:
+            postgres.stop()
