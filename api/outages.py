@@ -24,7 +24,7 @@ DATABASE = "the database"
 TEMPORAL = "Temporal"
 WORKER = "the workflows' worker"
 OPENAPI_RESPONSES: dict[int | str, dict[str, object]] = {
-    503: {"description": "Postgres or Temporal is unavailable: send it again after Retry-After"}
+    503: {"description": "Postgres, Temporal or the worker is unavailable: retry after Retry-After"}
 }
 # the client's own retries have given up (~10 s), or the server sheds load
 _TEMPORAL_DOWN = frozenset(
