@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings
@@ -278,6 +278,16 @@ async def lines_of(session: AsyncSession, invoice_id: int) -> list[InvoiceLineRo
         .order_by(InvoiceLineRow.position)
     )
     return list(rows.scalars())
+
+
+async def credited_net_cents(session: AsyncSession, number: str) -> int:
+    """What the credit notes of invoice ``number`` have credited so far (net)."""
+    total = await session.execute(
+        select(func.coalesce(func.sum(Invoice.net_cents), 0)).where(
+            Invoice.preceding_number == number, Invoice.type_code == CREDIT_NOTE
+        )
+    )
+    return total.scalar_one()
 
 
 async def issue_credit_note(

@@ -184,7 +184,7 @@ class WorkflowStart(SQLModel, table=True):
     """Transactional outbox: written with the contract, cleared once Temporal has the run."""
 
     __tablename__ = "workflow_start"
-    # the relay's question every 2 s: one row per contract stays (bench/relay_scan.py)
+    # the relay's question every 2 s: one row per contract stays (bench/scale_queries.py)
     __table_args__ = (
         Index("ix_workflow_start_pending", "created_at", postgresql_where="started_at IS NULL"),
     )
@@ -244,6 +244,14 @@ class Invoice(SQLModel, table=True):
     """An issued invoice (380) or credit note (381). Never changed once written."""
 
     __tablename__ = "invoice"
+    # credit notes by the invoice they correct (few: a small index)
+    __table_args__ = (
+        Index(
+            "ix_invoice_preceding_number",
+            "preceding_number",
+            postgresql_where="preceding_number IS NOT NULL",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(unique=True, max_length=20)

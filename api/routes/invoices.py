@@ -17,7 +17,14 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import FieldError, conflict, not_found
 from config import Role
 from db.idempotency import fingerprint
-from db.invoices import CREDIT_NOTE, INVOICE, invoice_by_number, issue_credit_note, lines_of
+from db.invoices import (
+    CREDIT_NOTE,
+    INVOICE,
+    credited_net_cents,
+    invoice_by_number,
+    issue_credit_note,
+    lines_of,
+)
 from db.models import CollectionStart, Contract, Invoice, InvoiceDocument, Receivable
 from domain.berlin_time import berlin_today
 from temporal_client import start_invoice_workflow
@@ -278,13 +285,7 @@ async def create_credit_note(
         if original.type_code != INVOICE:
             raise conflict("only invoices can be credited, not credit notes")
         await session.get(Contract, original.contract_id, with_for_update=True)  # serialise
-        credited = (
-            await session.execute(
-                select(func.coalesce(func.sum(Invoice.net_cents), 0)).where(
-                    Invoice.preceding_number == number, Invoice.type_code == CREDIT_NOTE
-                )
-            )
-        ).scalar_one()
+        credited = await credited_net_cents(session, number)
         try:
             note, created = await issue_credit_note(
                 session, original=original, credits=credits, reason=body.reason,

@@ -1,5 +1,5 @@
 """workflow_start: an index of the rows still to start, for the API's relay, which asks
-for them every 2 s; the outbox keeps a row per contract (bench/relay_scan.py)
+for them every 2 s; the outbox keeps a row per contract (bench/scale_queries.py)
 
 Revision ID: 0012
 Revises: 0011

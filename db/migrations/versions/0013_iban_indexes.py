@@ -1,5 +1,5 @@
 """customer.iban, sepa_mandate.iban: indexes for matching a bank line by the payer's IBAN
-(db/receivables.py ``match``; bench/bank_match.py)
+(db/receivables.py ``match``; bench/scale_queries.py)
 
 Revision ID: 0013
 Revises: 0012
