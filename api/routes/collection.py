@@ -205,13 +205,17 @@ async def collections(
     session: SessionDep,
     principal: Annotated[Principal, Depends(FINANCE)],
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    handed_over_from: Annotated[date | None, Query(description="first day, inclusive")] = None,
+    handed_over_to: Annotated[date | None, Query(description="last day, inclusive")] = None,
 ) -> Any:
-    """Claims handed over to collection, with the data set the agency needs (§13a RDG)."""
-    cases = (
-        (await session.execute(select(CollectionCase).order_by(CollectionCase.handed_over_on)))
-        .scalars()
-        .all()
-    )
+    """Claims handed over to collection, with the data set the agency needs (§13a RDG); a
+    period (e.g. yesterday's) keeps the export to what is new rather than every case ever."""
+    query = select(CollectionCase).order_by(CollectionCase.handed_over_on)
+    if handed_over_from is not None:
+        query = query.where(CollectionCase.handed_over_on >= handed_over_from)
+    if handed_over_to is not None:
+        query = query.where(CollectionCase.handed_over_on <= handed_over_to)
+    cases = (await session.execute(query)).scalars().all()
     if format == "json":
         return [
             {"invoice_number": c.invoice_number, "handed_over_on": c.handed_over_on, **c.data}

@@ -544,6 +544,15 @@ async def test_business_default_is_handed_over_to_collection(
     ).text
     assert number in csv_text
 
+    async def listed_in(**period: str) -> set[str]:
+        listed = await api.get("/v1/collections", params=period, headers=auth("finance"))
+        return {c["invoice_number"] for c in listed.json()}
+
+    day = date.fromisoformat(case["handed_over_on"])
+    assert number in await listed_in(handed_over_from=str(day), handed_over_to=str(day))
+    assert number not in await listed_in(handed_over_from=str(day + timedelta(days=1)))
+    assert number not in await listed_in(handed_over_to=str(day - timedelta(days=1)))
+
 
 async def test_a_dispute_pauses_the_ladder(
     api: httpx.AsyncClient,
