@@ -99,3 +99,25 @@ async def test_the_pool_keeps_its_connections_under_more_callers_than_it_holds(
         assert len(set(first)) == 2 and set(again) == set(first)
     finally:
         await engine.dispose()
+
+
+async def test_a_connection_terminated_mid_statement_is_database_unavailable(
+    database_url: str,
+) -> None:
+    """Postgres shutting down ends each running statement with 'terminating connection due
+    to administrator command' (57P01), which asyncpg raises before it marks the connection
+    closed: that, too, is an outage, not a bug."""
+    engine = make_engine(database_url, pool_size=1)
+    factory = make_session_factory(engine)
+    outside = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            async with driver_transaction(factory) as db:
+                pid = await db.fetchval("SELECT pg_backend_pid()")
+                sleeping = asyncio.create_task(db.fetchval("SELECT pg_sleep(10)"))
+                await asyncio.sleep(0.3)
+                assert await outside.fetchval("SELECT pg_terminate_backend($1)", pid)
+                await sleeping
+    finally:
+        await outside.close()
+        await engine.dispose()
