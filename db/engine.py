@@ -42,11 +42,22 @@ def make_engine(url: str, pool_size: int = 20) -> AsyncEngine:
 
 def _connect(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
     """Connect as SQLAlchemy would; a server out of reach raises DatabaseUnavailable (the
-    driver raises a plain OSError, which says nothing about what was out of reach)."""
+    driver raises a plain OSError, which says nothing about what was out of reach, and
+    SQLAlchemy's adapter wraps the driver's own errors, such as "starting up")."""
     try:
         return dialect.connect(*cargs, **cparams)
-    except _UNREACHABLE as error:
+    except Exception as error:
+        if not _caused_by_unreachable(error):
+            raise
         raise DatabaseUnavailable(f"Postgres cannot be reached: {error}") from error
+
+
+def _caused_by_unreachable(error: BaseException | None) -> bool:
+    while error is not None:
+        if isinstance(error, _UNREACHABLE):
+            return True
+        error = error.__cause__
+    return False
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -169,7 +169,8 @@ class Crm:
         references = []
         app = create_app(self.settings)
         async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            # a 500 fails the run with the app's own traceback
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://faktura", timeout=60
             ) as api:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -373,6 +375,33 @@ def own_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
     server.start(tmp_path / "postgres.log")
     yield server
     server.stop()
+
+
+async def test_postgres_shutting_down_is_a_503(
+    settings: Settings, own_postgres: EmbeddedPostgres, temporal_env: Any
+) -> None:
+    """While Postgres shuts down (or starts up) it refuses new connections with its own
+    error, "the database system is shutting down", which SQLAlchemy's adapter wraps: that is
+    an outage too. A smart shutdown stays in that state while a session is open."""
+    url = own_postgres.create_database("faktura")
+    await asyncio.to_thread(upgrade, url)
+    holding = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        assert own_postgres.process is not None
+        own_postgres.process.send_signal(signal.SIGTERM)  # smart: waits for `holding`
+        await asyncio.sleep(0.5)
+        async with api_of(settings.model_copy(update={"database_url": url}),
+                          temporal_env.client) as api:  # fmt: skip
+            refused = await api.post(
+                "/v1/contracts", json=contract_body(str(uuid.uuid4())),
+                headers={**auth("crm"), "Idempotency-Key": f"k-{uuid.uuid4()}"},
+            )  # fmt: skip
+            assert_unavailable(refused, DATABASE)
+    finally:
+        await holding.close()
+        assert own_postgres.process is not None
+        await asyncio.to_thread(own_postgres.process.wait, 30)
+        own_postgres.process = None  # stopped
 
 
 async def test_a_postgres_restart_frees_the_key_of_the_request_it_cut_short(
