@@ -140,10 +140,10 @@ async def start_created(state: Any, contract: Contract) -> None:
             )
     except TimeoutError:
         failure = f"TimeoutError: not started within {START_WAIT.total_seconds():g} s"
-        log.warning("workflow start for contract %s deferred: %s", contract.id, failure)
     except Exception as error:  # noqa: BLE001 - stays pending, retried by the relay
         failure = f"{type(error).__name__}: {error}"[:500]
-        log.warning("workflow start for contract %s deferred: %s", contract.id, error)
+    if failure:
+        log.warning("workflow start for contract %s deferred: %s", contract.id, failure)
     async with driver_connection(state.session_factory) as db:
         await db.execute(
             "UPDATE workflow_start SET attempts = attempts + 1,"

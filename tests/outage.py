@@ -23,8 +23,9 @@ class Outage:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
 
     async def cut(self) -> None:
-        """Reset every open connection and refuse new ones."""
-        assert self._server is not None
+        """Reset every open connection and refuse new ones (once cut, it stays so)."""
+        if self._server is None:
+            return
         self._server.close()
         for writer in list(self._streams):
             writer.transport.abort()
@@ -61,5 +62,4 @@ async def proxied(host: str, port: int) -> AsyncIterator[Outage]:
     try:
         yield outage
     finally:
-        if outage._server is not None:
-            await outage.cut()
+        await outage.cut()
