@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -72,8 +73,36 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now (for tests)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody uses right now (for tests), below the kernel's ephemeral range.
+
+    A port from ``bind(0)`` is ephemeral: after the test frees it, the kernel may hand it to
+    an outgoing connection, or the Temporal dev server may take it for one of the internal
+    services it puts on random free ports, before the test binds it again (a second stack
+    start in CI found its SMTP port taken). Below that range nobody gets a port by chance."""
+    upper = _ephemeral_range_start()
+    if upper <= 20000:
+        with socket.socket() as sock:  # an unusual range: fall back to the kernel's choice
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    while True:
+        port = random.randrange(10000, upper)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port

@@ -58,6 +58,8 @@ def get(url: str) -> tuple[int, bytes]:
 
 
 def stop_and_check_no_orphans(process: subprocess.Popen[str]) -> str:
+    if process.poll() is not None:
+        raise AssertionError(f"the stack stopped by itself:\n{process.communicate()[0]}")
     children = psutil.Process(process.pid).children(recursive=True)
     assert len(children) >= 5  # postgres, temporal, smtp sink, worker, api (and their children)
     process.send_signal(signal.SIGINT)
