@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "faktura"
+    # Each API process passes on, every 2 s, what its requests committed but could not hand
+    # to Temporal (api/relays.py); several processes share the rows safely (SKIP LOCKED).
+    api_relay: bool = True
     # Workflows run outside Temporal's sandbox in production (it re-checks and re-imports on
     # every workflow task: ~12 % of a worker's CPU, docs/PERFORMANCE.md). The in-process tests
     # and the replay test run workflows in the strict sandbox, so a clock, IO or random call

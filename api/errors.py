@@ -16,9 +16,9 @@ from api.outages import (
     RETRY_AFTER_SECONDS,
     log_outage,
     unavailable_detail,
-    unavailable_service,
 )
 from db.engine import DatabaseUnavailable
+from outages import unavailable_service
 
 
 class FieldError(Exception):
@@ -66,7 +66,7 @@ def unavailable_response(service: str) -> JSONResponse:
 def install_handlers(app: FastAPI) -> None:
     """A value only the database refuses is bad input, not a server error: 422 with the
     database's reason. The transaction was rolled back, so nothing changed. A service out of
-    reach is a 503 naming it (api/outages.py)."""
+    reach is a 503 naming it (outages.py, api/outages.py)."""
 
     @app.exception_handler(DatabaseUnavailable)
     @app.exception_handler(PoolTimeout)

@@ -29,10 +29,10 @@ from api.outages import (
     RETRY_AFTER_SECONDS,
     log_outage,
     unavailable_detail,
-    unavailable_service,
 )
 from db.driver import driver_connection, insert_row
 from db.models import IdempotentRequest, utcnow
+from outages import unavailable_service
 
 HEADER = "Idempotency-Key"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})

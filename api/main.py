@@ -33,13 +33,14 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         # Lazy: the API starts (and /healthz can say so) while Temporal is still down.
         app.state.temporal = temporal_client or await connect(settings, lazy=True)
         await warm_up(app.state.session_factory, settings.db_pool_size, app.state.temporal)
-        relay = asyncio.create_task(relay_forever(app.state))
+        relay = asyncio.create_task(relay_forever(app.state)) if settings.api_relay else None
         try:
             yield
         finally:
-            relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
+            if relay:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
             await app.state.engine.dispose()
 
     app = FastAPI(

@@ -28,6 +28,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.driver import driver_connection
 from db.models import Contract, WorkflowStart, utcnow
+from outages import unavailable_service
 from workflows import search_attributes as sa
 from workflows.contract import ContractWorkflow
 from workflows.models import ContractState, ContractStatus, ContractWorkflowInput
@@ -94,7 +95,8 @@ async def start_pending(
     older_than: timedelta = timedelta(0),
 ) -> int:
     """Start workflows for pending outbox rows written before ``older_than``; returns how
-    many were started."""
+    many were started. Rows that failed before come last (by attempts), so a row that
+    keeps failing for a reason of its own cannot hold up the others."""
     started = 0
     async with state.session_factory() as session, session.begin():
         query = (
@@ -104,7 +106,7 @@ async def start_pending(
                 WorkflowStart.started_at.is_(None),
                 WorkflowStart.created_at < utcnow() - older_than,
             )
-            .order_by(WorkflowStart.created_at)
+            .order_by(WorkflowStart.attempts, WorkflowStart.created_at)
             .limit(limit)
             .with_for_update(of=WorkflowStart, skip_locked=True)
         )
@@ -118,8 +120,11 @@ async def start_pending(
             except Exception as error:  # noqa: BLE001 - stays pending, retried by the relay
                 outbox.attempts += 1
                 outbox.last_error = f"{type(error).__name__}: {error}"[:500]
-                log.warning("workflow start for %s deferred: %s", outbox.workflow_id, error)
-                break  # Temporal is likely down: leave the rest for the next round
+                if unavailable_service(error):
+                    log.warning("workflow start for %s deferred: %s", outbox.workflow_id, error)
+                    break  # the rest would meet the same outage: leave them for the next round
+                log.error("workflow start for %s failed: %r", outbox.workflow_id, error)
+                continue  # a reason of its own: it must not hold up those behind it
             outbox.started_at = utcnow()
             outbox.attempts += 1
             started += 1

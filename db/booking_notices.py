@@ -10,14 +10,16 @@ before every step. Payment rows themselves never change (GoBD).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 import asyncpg
 
 from db.receivables import Booked
 
-# with the receivable's open amount as it is now, not as it was at the booking: an older
+# Rows that failed before come last: a row that fails for a reason of its own (a bug, data
+# a newer version cannot read) must not hold up the others.
+# With the receivable's open amount as it is now, not as it was at the booking: an older
 # message delivered late must not undo what a newer one told
 _UNDELIVERED = (
     "SELECT p.booking_key, p.invoice_number, r.contract_id::text AS contract_id,"
@@ -25,7 +27,7 @@ _UNDELIVERED = (
     " FROM booking_notice n JOIN payment p USING (booking_key)"
     " JOIN receivable r USING (invoice_number)"
     " WHERE n.created_at < now() - $1::interval"
-    " ORDER BY p.id LIMIT $2 FOR UPDATE OF n SKIP LOCKED"
+    " ORDER BY n.attempts, p.id LIMIT $2 FOR UPDATE OF n SKIP LOCKED"
 )
 
 
@@ -46,9 +48,17 @@ async def undelivered(db: asyncpg.Connection, older_than: timedelta, limit: int)
     ]
 
 
-async def mark_delivered(db: asyncpg.Connection, keys: Sequence[str]) -> None:
-    if keys:
+async def settle(db: asyncpg.Connection, told: Sequence[str], failed: Mapping[str, str]) -> None:
+    """Delete the notices told; count a failure on those that failed for a reason of their
+    own (the row stays, support sees why: ``faktura`` logs it as an error too)."""
+    if told:
         await db.execute(
-            "DELETE FROM booking_notice WHERE booking_key = ANY($1::text[])",
-            list(keys),
+            "DELETE FROM booking_notice WHERE booking_key = ANY($1::text[])", list(told)
         )
+    if failed:
+        await db.execute(
+            "UPDATE booking_notice n SET attempts = n.attempts + 1, last_error = f.error"
+            " FROM unnest($1::text[], $2::text[]) AS f(booking_key, error)"
+            " WHERE n.booking_key = f.booking_key",
+            list(failed), list(failed.values()),
+        )  # fmt: skip

@@ -25,7 +25,7 @@ _UNREACHABLE = (
 class DatabaseUnavailable(ConnectionError):
     """Postgres cannot be reached, or dropped the connection (a restart, a network fault):
     worth trying again later, unlike a statement it refused. The API answers it with 503
-    (api/outages.py)."""
+    (outages.py)."""
 
 
 def make_engine(url: str, pool_size: int = 20) -> AsyncEngine:

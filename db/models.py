@@ -423,6 +423,8 @@ class BookingNotice(SQLModel, table=True):
 
     booking_key: str = Field(primary_key=True, foreign_key="payment.booking_key", max_length=120)
     created_at: datetime = _timestamp()
+    attempts: int = 0  # failed deliveries; the relay skips such a row and goes on
+    last_error: str | None = None
 
 
 class SepaMandate(SQLModel, table=True):

@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from api import workflow_starts
 from api.main import create_app
 from api.workflow_starts import LEFT_AFTER, start_created, start_pending
 from config import Settings
@@ -352,6 +354,58 @@ async def test_temporal_down_contract_kept_and_started_exactly_once_later(
     handle = temporal_env.client.get_workflow_handle(f"contract-{contract_id}")
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
     assert await _runs(temporal_env.client, contract_id) == 1
+
+
+async def test_a_start_that_fails_for_a_reason_of_its_own_does_not_hold_up_the_others(
+    temporal_env: WorkflowEnvironment,
+    settings: Settings,
+    api: httpx.AsyncClient,
+    session_factory: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure of the row's own (a bug, data this version cannot use) is noted and the
+    relay goes on; the row comes after the others from then on. An outage stops the round:
+    the rows behind it would meet it too."""
+    first = await _created_while_temporal_is_down(settings, api, session_factory)
+    second = await _created_while_temporal_is_down(settings, api, session_factory)
+    state = SimpleNamespace(
+        session_factory=session_factory, temporal=temporal_env.client, settings=settings
+    )
+    real_start = workflow_starts.start_contract_workflow
+    tried: list[uuid.UUID] = []
+
+    def failing(error: Exception, only: uuid.UUID | None = None) -> None:
+        async def start(client: Client, task_queue: str, contract: Contract) -> None:
+            tried.append(contract.id)
+            if only in (None, contract.id):
+                raise error
+            await real_start(client, task_queue, contract)
+
+        monkeypatch.setattr(workflow_starts, "start_contract_workflow", start)
+
+    failing(ValueError("cannot read this contract"), only=first)
+    assert await start_pending(state, contract_ids=[first, second]) == 1
+    assert tried == [first, second]
+    assert await _runs(temporal_env.client, second) == 1
+    async with session_factory() as session:
+        failed = await session.get(WorkflowStart, f"contract-{first}")
+        assert failed is not None and failed.started_at is None
+        assert failed.last_error == "ValueError: cannot read this contract"
+        attempts = failed.attempts
+
+    third = await _created_while_temporal_is_down(settings, api, session_factory)
+    tried.clear()
+    failing(RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b""))
+    assert await start_pending(state, contract_ids=[first, third]) == 0
+    assert tried == [third]  # the row that failed before comes last; the outage stops there
+
+    monkeypatch.setattr(workflow_starts, "start_contract_workflow", real_start)
+    assert await start_pending(state, contract_ids=[first, third]) == 2
+    assert await _runs(temporal_env.client, first) == 1
+    async with session_factory() as session:
+        started = await session.get(WorkflowStart, f"contract-{first}")
+        assert started is not None and started.started_at is not None
+        assert started.attempts == attempts + 1
 
 
 async def test_start_after_create_leaves_a_row_the_relay_holds_to_it(

@@ -29,25 +29,30 @@ from temporalio.service import RetryConfig
 
 from api.idempotency import _settle_if_possible, digest
 from api.main import create_app
-from api.outages import DATABASE, RETRY_AFTER_SECONDS, TEMPORAL
+from api.outages import RETRY_AFTER_SECONDS
 from api.routes import contracts as contract_routes
 from api.workflow_starts import START_WAIT, start_pending
 from cli import DEMO_CATALOG
 from config import Settings
 from db.catalog import load_catalog, read_catalog_file
+from db.driver import driver_connection
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import (
     BookingNotice,
+    CollectionStart,
     Contract,
     ContractVersion,
     IdempotentRequest,
     Invoice,
     Payment,
+    SepaDebit,
     WorkflowStart,
 )
+from db.relay_backlog import RelayBacklog, relay_backlog
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
+from outages import DATABASE, TEMPORAL
 from temporal_client import DATA_CONVERTER, connect, relay_bookings
 from tests.e2e.test_collection import (
     debit_of,
@@ -325,6 +330,81 @@ async def test_a_return_booked_while_temporal_is_down_reaches_its_invoice_throug
     assert second is not None and second.end_to_end_id == f"{number}-2"  # presented again
     assert await delivered() == {"debit": True, "return": True}
     assert await relay_bookings(*relay, older_than=timedelta(0)) == 0
+
+
+async def first_debit(session_factory: Factory, number: str) -> SepaDebit:
+    debit = await eventually(lambda: debit_of(session_factory, number), bool, 30)
+    assert debit is not None
+    return debit
+
+
+async def collection_input(session_factory: Factory, number: str) -> dict[str, Any]:
+    async with session_factory() as session:
+        row = await session.get(CollectionStart, number)
+        assert row is not None and row.input is not None
+        return dict(row.input)
+
+
+async def set_collection_input(session_factory: Factory, number: str, value: object) -> None:
+    async with session_factory() as session, session.begin():
+        row = await session.get(CollectionStart, number)
+        assert row is not None
+        row.input = value
+
+
+async def backlog(session_factory: Factory) -> RelayBacklog:
+    async with driver_connection(session_factory) as db:
+        return await relay_backlog(db, timedelta(0))
+
+
+async def notice_of_return(session_factory: Factory, number: str) -> BookingNotice | None:
+    async with session_factory() as session:
+        return (
+            await session.execute(
+                select(BookingNotice)
+                .join(Payment, Payment.booking_key == BookingNotice.booking_key)
+                .where(Payment.invoice_number == number, Payment.kind == "return")
+            )
+        ).scalar_one_or_none()
+
+
+async def test_a_booking_that_cannot_be_told_does_not_hold_up_the_others(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    worker: object,
+    temporal_env: Any,
+    session_factory: Factory,
+) -> None:
+    """Two returns wait for the relay; the first cannot be told for a reason of its own
+    (its stored collection input lacks what this version needs). The relay notes it and
+    tells the second; once the input is repaired the first is told too."""
+    invoices = []
+    for _ in range(2):
+        number = (await issued(api, await create_customer(api)))["number"]
+        invoices.append((number, await first_debit(session_factory, number)))
+    async with temporal_never_reached(settings) as cut_off:
+        for number, debit in invoices:
+            imported = await import_file(cut_off, paid_then_returned_am04(number, debit))
+            assert imported.status_code == 200, imported.text
+    (broken, _), (healthy, _) = invoices
+    stored = await collection_input(session_factory, broken)
+    await set_collection_input(session_factory, broken, {**stored, "handed_over": None})
+    relay = (temporal_env.client, settings.temporal_task_queue, session_factory)
+    waiting = await backlog(session_factory)
+    assert await relay_bookings(*relay, older_than=timedelta(0)) == 1
+    assert await eventually(lambda: debit_of(session_factory, healthy, 2), bool, 30)
+    notice = await notice_of_return(session_factory, broken)
+    assert notice is not None and notice.attempts == 1
+    assert notice.last_error is not None and notice.last_error.startswith("AssertionError")
+    # what /healthz shows a monitor: one booking less waits, one more has failed
+    after = await backlog(session_factory)
+    assert after.bank_bookings == waiting.bank_bookings - 1
+    assert after.failed_before == waiting.failed_before + 1
+
+    await set_collection_input(session_factory, broken, stored)
+    assert await relay_bookings(*relay, older_than=timedelta(0)) == 1
+    assert await eventually(lambda: debit_of(session_factory, broken, 2), bool, 30)
+    assert await notice_of_return(session_factory, broken) is None
 
 
 async def test_a_credit_note_issued_while_temporal_is_down_is_sent_on_the_repeat(

@@ -22,6 +22,10 @@ async def test_all_green_with_a_worker(api: httpx.AsyncClient, worker: object) -
         "temporal": True,
         "worker": True,
     }
+    # no failure by itself; a monitor watches it (tests/e2e/test_outages.py counts it)
+    assert set(body["relay_backlog"]) == {
+        "workflow_starts", "bank_bookings", "failed_before", "oldest_seconds"
+    }  # fmt: skip
 
 
 async def test_no_worker_is_reported(api: httpx.AsyncClient) -> None:
@@ -49,3 +53,4 @@ async def test_database_and_temporal_down_are_named(settings: Settings) -> None:
     checks = response.json()["checks"]
     assert not checks["database"]["ok"] and "down" in checks["database"]["detail"]
     assert not checks["temporal"]["ok"] and "down" in checks["temporal"]["detail"]
+    assert response.json()["relay_backlog"] is None  # the database did not answer

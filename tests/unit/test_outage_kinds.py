@@ -1,4 +1,4 @@
-"""Which errors are a service out of reach (api/outages.py): those become a 503 naming the
+"""Which errors are a service out of reach (outages.py): those become a 503 naming the
 service; every other error keeps its own answer."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.outages import DATABASE, TEMPORAL, WORKER, unavailable_service
 from db.engine import DatabaseUnavailable
+from outages import DATABASE, TEMPORAL, WORKER, unavailable_service
 
 
 @pytest.mark.parametrize(

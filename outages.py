@@ -1,0 +1,42 @@
+"""Which errors mean a service is out of reach, not a fault of the request or a bug.
+
+The API answers them with a 503 (api/outages.py); the relays (api/relays.py) stop their
+round at one, since the rows after it would meet the same outage, but skip a row that
+fails for a reason of its own, so one bad row cannot hold up those behind it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from temporalio.service import RPCError, RPCStatusCode
+
+from db.engine import DatabaseUnavailable
+
+DATABASE = "the database"
+TEMPORAL = "Temporal"
+WORKER = "the workflows' worker"
+# the client's own retries have given up (~10 s), or the server sheds load
+_TEMPORAL_DOWN = frozenset(
+    {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+)
+# what a lazy client that has not reached Temporal yet raises instead (temporalio's bridge;
+# tests/e2e/test_outages.py pins it)
+_NEVER_CONNECTED = "Failed client connect"
+# the server's answer to a query when no worker has polled the task queue for a while
+_NO_WORKER = "no poller seen"
+
+
+def unavailable_service(error: BaseException) -> str | None:
+    """Which service ``error`` says is out of reach, or None for any other error."""
+    if isinstance(error, DatabaseUnavailable | PoolTimeout):
+        return DATABASE
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return DATABASE  # a statement of SQLAlchemy's own on a dropped connection
+    if isinstance(error, RPCError) and error.status in _TEMPORAL_DOWN:
+        return TEMPORAL
+    if isinstance(error, RuntimeError) and str(error).startswith(_NEVER_CONNECTED):
+        return TEMPORAL
+    if isinstance(error, RPCError) and error.status is RPCStatusCode.FAILED_PRECONDITION:
+        return WORKER if _NO_WORKER in error.message else None
+    return None
