@@ -95,7 +95,8 @@ async def start_collection(
     """Start the invoice's workflow as handed over: idle until the row's deadline, or at once
     with a booking (a return debit)."""
     invoice = row.input
-    assert invoice is not None and invoice.handed_over is not None, row.number
+    if invoice.handed_over is None:
+        raise ValueError(f"the collection input of {row.number} lacks its hand-over")
     await start_invoice_workflow(
         client,
         task_queue,
@@ -166,7 +167,7 @@ async def _notify(
         key=booked.key, kind=booked.kind, amount_cents=booked.amount_cents,
         open_cents=booked.open_cents, reason=booked.reason, fee_cents=booked.fee_cents,
     )  # fmt: skip
-    if row is not None and row.state != STARTED and row.input is not None:
+    if row is not None and row.state != STARTED and row.stored_input is not None:
         if booked.kind == "return":
             await start_collection(client, task_queue, row, event)
             async with driver_connection(session_factory) as db:

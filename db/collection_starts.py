@@ -9,9 +9,10 @@ Statements run on the driver's connection (db/driver.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -20,13 +21,25 @@ from workflows.models import InvoiceWorkflowInput
 STARTED, SETTLED = "started", "settled"  # and "pending", which only SQL here writes
 
 
+# A start that fails for a reason of its own (not an outage) is due again this long after
+# the end of the sweep's horizon, so one row cannot fail the sweep for all the others.
+RETRY_AFTER = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class CollectionStartRow:
     number: str
     wake_at: datetime
     state: str
-    input: InvoiceWorkflowInput | None
+    stored_input: dict[str, Any] | None  # read when used: one that cannot be read is that row's
     open_cents: int  # what the receivable has open now; 0 for a credit note (none of its own)
+
+    @property
+    def input(self) -> InvoiceWorkflowInput:
+        """The workflow's input; raises if there is none, or it cannot be read."""
+        if self.stored_input is None:
+            raise ValueError(f"collection start {self.number} holds no input (state {self.state})")
+        return InvoiceWorkflowInput.model_validate(self.stored_input)
 
 
 async def defer(db: asyncpg.Connection, invoice: InvoiceWorkflowInput, wake_at: datetime) -> None:
@@ -46,12 +59,12 @@ SELECT = (
 
 
 def _row(record: asyncpg.Record) -> CollectionStartRow:
-    raw = record["input"]  # a dict: SQLAlchemy's pool decodes jsonb on its connections
     return CollectionStartRow(
         number=record["invoice_number"],
         wake_at=record["wake_at"],
         state=record["state"],
-        input=InvoiceWorkflowInput.model_validate(raw) if raw else None,
+        # a dict: SQLAlchemy's pool decodes jsonb on its connections
+        stored_input=record["input"],
         open_cents=record["open_cents"],
     )
 
@@ -83,3 +96,19 @@ async def mark(db: asyncpg.Connection, numbers: Sequence[str], state: str) -> No
         " WHERE invoice_number = ANY($1::text[]) AND state <> 'started'",
         list(numbers), state,
     )  # fmt: skip
+
+
+async def note_failures(
+    db: asyncpg.Connection, failed: Mapping[str, str], retry_at: datetime
+) -> None:
+    """Pending rows whose start failed for a reason of their own: due again at ``retry_at``
+    (after the sweep that failed them, or it would meet them again), with the error kept
+    for support (counted by /healthz)."""
+    if failed:
+        await db.execute(
+            "UPDATE collection_start s SET attempts = s.attempts + 1, last_error = f.error,"
+            " wake_at = $3, updated_at = now()"
+            " FROM unnest($1::text[], $2::text[]) AS f(invoice_number, error)"
+            " WHERE s.invoice_number = f.invoice_number AND s.state = 'pending'",
+            list(failed), list(failed.values()), retry_at,
+        )  # fmt: skip

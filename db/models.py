@@ -551,6 +551,11 @@ class CollectionStart(SQLModel, table=True):
     __table_args__ = (
         Index("ix_collection_start_pending", "wake_at", postgresql_where="state = 'pending'"),
         Index("ix_collection_start_done", "updated_at", postgresql_where="state <> 'pending'"),
+        Index(
+            "ix_collection_start_failing",
+            "wake_at",
+            postgresql_where="state = 'pending' AND attempts > 0",
+        ),
     )
 
     invoice_number: str = Field(primary_key=True, max_length=20)
@@ -558,3 +563,5 @@ class CollectionStart(SQLModel, table=True):
     state: str = Field(default="pending", max_length=10)  # pending | started | settled
     input: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     updated_at: datetime = _timestamp()
+    attempts: int = 0  # failed starts; each moves wake_at an hour on (a reason of its own)
+    last_error: str | None = None

@@ -260,6 +260,7 @@ class CollectionStartsInput(BaseModel):
 class CollectionStartsResult(BaseModel):
     started: int  # still open: the invoice's workflow runs the dunning ladder
     settled: int  # paid (or a credit note) by then: no workflow needed
+    failed: int = 0  # could not start for a reason of its own: tried again an hour later
 
 
 class RetentionInput(BaseModel):

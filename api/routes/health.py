@@ -14,8 +14,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from api.workflow_starts import LEFT_AFTER
+from db.backlog import Backlog, backlog
 from db.driver import driver_connection
-from db.relay_backlog import RelayBacklog, relay_backlog
 
 router = APIRouter(tags=["health"])
 
@@ -32,8 +32,8 @@ class Check(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, Check]
-    # not part of the status: the API serves; a monitor alerts when it grows (README)
-    relay_backlog: RelayBacklog | None = None  # None: the database did not answer
+    # not part of the status (the API serves); a monitor alerts when it grows (README)
+    backlog: Backlog | None = None  # None: the database did not answer
 
 
 async def _database(request: Request) -> Check:
@@ -42,11 +42,11 @@ async def _database(request: Request) -> Check:
     return Check(ok=True, detail="reachable")
 
 
-async def _backlog(request: Request) -> RelayBacklog | None:
+async def _backlog(request: Request) -> Backlog | None:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT.total_seconds()):
             async with driver_connection(request.app.state.session_factory) as db:
-                return await relay_backlog(db, LEFT_AFTER)
+                return await backlog(db, LEFT_AFTER)
     except Exception:  # noqa: BLE001 - the database check says why
         return None
 
@@ -83,13 +83,13 @@ async def _guarded(check, request: Request) -> Check:  # type: ignore[no-untyped
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 async def healthz(request: Request) -> JSONResponse:
     """200 when database, Temporal and a worker are up; 503 naming what is down. Also what
-    the relay still has to pass on to Temporal (``relay_backlog``), which is no failure by
-    itself."""
-    database, temporal, worker, backlog = await asyncio.gather(
+    waits to be passed on to Temporal (``backlog``, db/backlog.py), which is no failure
+    by itself."""
+    database, temporal, worker, waiting = await asyncio.gather(
         _guarded(_database, request), _guarded(_temporal, request), _guarded(_worker, request),
         _backlog(request),
     )  # fmt: skip
     checks = {"database": database, "temporal": temporal, "worker": worker}
     healthy = all(check.ok for check in checks.values())
-    body = Health(status="ok" if healthy else "degraded", checks=checks, relay_backlog=backlog)
+    body = Health(status="ok" if healthy else "degraded", checks=checks, backlog=waiting)
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)

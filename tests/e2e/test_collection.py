@@ -30,6 +30,8 @@ from activities.collection_starts import CollectionStartActivities
 from cli import main
 from config import get_settings
 from db import collection_starts
+from db.backlog import Backlog, backlog
+from db.collection_starts import RETRY_AFTER
 from db.driver import driver_connection
 from db.models import CollectionStart, Customer, Receivable, SepaDebit, SepaMandate
 from devstack.smtp_sink import MailSink
@@ -127,6 +129,36 @@ async def pending_start(
 ) -> CollectionStart | None:
     async with factory() as session:
         return await session.get(CollectionStart, number)
+
+
+async def collection_input(
+    session_factory: async_sessionmaker[AsyncSession], number: str
+) -> dict[str, Any]:
+    async with session_factory() as session:
+        row = await session.get(CollectionStart, number)
+        assert row is not None and row.input is not None
+        return dict(row.input)
+
+
+async def set_collection_input(
+    session_factory: async_sessionmaker[AsyncSession], number: str, value: object
+) -> None:
+    async with session_factory() as session, session.begin():
+        row = await session.get(CollectionStart, number)
+        assert row is not None
+        row.input = value
+
+
+async def backlog_now(factory: async_sessionmaker[AsyncSession]) -> Backlog:
+    """What /healthz shows as waiting (db/backlog.py), counting every relay row."""
+    async with driver_connection(factory) as db:
+        return await backlog(db, timedelta(0))
+
+
+async def handed_over_row(
+    factory: async_sessionmaker[AsyncSession], number: str
+) -> CollectionStart | None:
+    return await eventually(lambda: pending_start(factory, number), bool)
 
 
 async def started_once(
@@ -690,3 +722,40 @@ async def test_a_handed_over_credit_note_is_settled_without_a_workflow(
     settled = await pending_start(session_factory, note)
     assert settled is not None and settled.state == "settled"
     assert await described(temporal_env, note) is None
+
+
+async def test_a_start_that_fails_for_a_reason_of_its_own_waits_and_the_sweep_goes_on(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """A pending row whose stored input this version cannot read must not fail the hourly
+    sweep for every other invoice (the activity would be retried for ever): the row is
+    noted and tried again an hour later, and starts once repaired."""
+    rows = []
+    for _ in range(2):
+        invoice = await issued(api, await create_customer(api, transfer_consumer_body()))
+        rows.append(await handed_over_row(session_factory, invoice["number"]))
+    broken, healthy = rows
+    assert broken is not None and healthy is not None
+    stored = await collection_input(session_factory, broken.invoice_number)
+    await set_collection_input(session_factory, broken.invoice_number, {"number": 42})
+    steps = ActivityEnvironment(client=temporal_env.client)
+    sweep = CollectionStartActivities(session_factory).start_due_collections
+
+    failing = (await backlog_now(session_factory)).collection_starts_failing
+    swept = await steps.run(sweep, CollectionStartsInput(until=healthy.wake_at))
+    assert swept.failed == 1 and swept.started >= 1
+    assert (await backlog_now(session_factory)).collection_starts_failing == failing + 1
+    assert await described(temporal_env, healthy.invoice_number) is not None
+    assert await described(temporal_env, broken.invoice_number) is None
+    noted = await pending_start(session_factory, broken.invoice_number)
+    assert noted is not None and (noted.state, noted.attempts) == ("pending", 1)
+    assert noted.last_error is not None and noted.last_error.startswith("ValidationError")
+    assert noted.wake_at >= healthy.wake_at + RETRY_AFTER  # due again after this sweep
+
+    await set_collection_input(session_factory, broken.invoice_number, stored)
+    again = await steps.run(sweep, CollectionStartsInput(until=noted.wake_at))
+    assert again.failed == 0
+    await started_once(temporal_env, session_factory, broken.invoice_number)
+    assert (await backlog_now(session_factory)).collection_starts_failing == failing

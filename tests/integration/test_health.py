@@ -23,8 +23,9 @@ async def test_all_green_with_a_worker(api: httpx.AsyncClient, worker: object) -
         "worker": True,
     }
     # no failure by itself; a monitor watches it (tests/e2e/test_outages.py counts it)
-    assert set(body["relay_backlog"]) == {
-        "workflow_starts", "bank_bookings", "failed_before", "oldest_seconds"
+    assert set(body["backlog"]) == {
+        "workflow_starts", "bank_bookings", "failed_before", "oldest_seconds",
+        "collection_starts_failing",
     }  # fmt: skip
 
 
@@ -53,4 +54,4 @@ async def test_database_and_temporal_down_are_named(settings: Settings) -> None:
     checks = response.json()["checks"]
     assert not checks["database"]["ok"] and "down" in checks["database"]["detail"]
     assert not checks["temporal"]["ok"] and "down" in checks["temporal"]["detail"]
-    assert response.json()["relay_backlog"] is None  # the database did not answer
+    assert response.json()["backlog"] is None  # the database did not answer
