@@ -5,21 +5,24 @@ An ASGI middleware, so no route can forget it: the first request with a key clai
 The same key with the same body then gets that answer again (``Idempotent-Replayed: true``)
 without reaching the route; with another body, or while the first is still running, a 409.
 Answers other than 2xx are not kept: they changed nothing, so the key may be used again.
-A claim whose request died with its process is taken over after STALE_AFTER, and one made
-before the database last started at once (its request lost the database mid-way and could
-not free the key; api/outages.py). The routes underneath are idempotent themselves (CRM
-references, update ids, statement ids), so a takeover cannot double an effect. Claim and
-answer are plain SQL on the driver (db/driver.py): they wrap every keyed request.
+A request that lost the database mid-way cannot settle its key (outages.py): its process
+keeps the settlement and the API's relay makes it once the database is back. A claim whose
+request died with its process is taken over after STALE_AFTER, and one made before the
+database last started at once; a late settlement leaves a claim taken over alone. The
+routes underneath are idempotent themselves (CRM references, update ids, statement ids), so
+a takeover cannot double an effect. Claim and answer are plain SQL on the driver
+(db/driver.py): they wrap every keyed request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -34,10 +37,13 @@ from db.driver import driver_connection, insert_row
 from db.models import IdempotentRequest, utcnow
 from outages import unavailable_service
 
+log = logging.getLogger("faktura.api")
 HEADER = "Idempotency-Key"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 200
 STALE_AFTER = timedelta(minutes=5)
+# claims an outage left for the relay to settle, at most (beyond, STALE_AFTER frees them)
+MAX_LEFT_OVER = 10_000
 _THIS = "WHERE scope = $1 AND key = $2"
 
 Scope = MutableMapping[str, Any]
@@ -51,6 +57,13 @@ class Stored:
     status_code: int
     content_type: str
     body: bytes
+
+
+@dataclass(frozen=True)
+class Owned:
+    """This request owns the key: its claim, made (or taken over) at ``claimed_at``."""
+
+    claimed_at: datetime
 
 
 class Refused(Exception):
@@ -68,13 +81,13 @@ def digest(*parts: bytes) -> str:
 
 async def claim(
     factory: async_sessionmaker[AsyncSession], scope: str, key: str, fingerprint: str
-) -> Stored | None:
-    """None: this request owns the key now. Stored: the answer to replay. Raises Refused."""
+) -> Stored | Owned:
+    """Owned: this request owns the key now. Stored: the answer to replay. Raises Refused."""
     async with driver_connection(factory) as db:
         while True:
             pending = IdempotentRequest(scope=scope, key=key, fingerprint=fingerprint)
             if await insert_row(db, pending, skip_conflicts=True):
-                return None
+                return Owned(pending.created_at)
             async with db.transaction():
                 row = await db.fetchrow(
                     "SELECT *, pg_postmaster_start_time() AS database_started"
@@ -88,7 +101,7 @@ async def claim(
 
 async def _claim_taken(
     db: asyncpg.Connection, row: asyncpg.Record, scope: str, key: str, fingerprint: str
-) -> Stored | None:
+) -> Stored | Owned:
     """The key is held (``row``, locked): replay its answer, refuse, or take over a claim
     whose request died."""
     if row["fingerprint"] != fingerprint:
@@ -97,25 +110,40 @@ async def _claim_taken(
         return Stored(row["status_code"], row["content_type"] or "application/json", row["body"])
     age = utcnow() - row["created_at"]
     if age < STALE_AFTER and row["created_at"] > row["database_started"]:
-        wait = math.ceil((STALE_AFTER - age).total_seconds())
+        # Ask again soon rather than at the takeover: a claim that an outage kept its
+        # request from settling is settled by the relay a moment after the database is back.
+        wait = min(math.ceil((STALE_AFTER - age).total_seconds()), RETRY_AFTER_SECONDS)
         raise Refused(f"a request with this {HEADER} is still being processed", retry_after=wait)
     # its request died, or lost the database in its restart: this one takes over
-    await db.execute(f"UPDATE idempotent_request SET created_at = $3 {_THIS}", scope, key, utcnow())
-    return None
+    now = utcnow()
+    await db.execute(f"UPDATE idempotent_request SET created_at = $3 {_THIS}", scope, key, now)
+    return Owned(now)
 
 
-async def settle(
-    factory: async_sessionmaker[AsyncSession], scope: str, key: str, answer: Stored | None
-) -> None:
-    """Keep a successful answer; free the key after any other outcome."""
+@dataclass(frozen=True)
+class Settlement:
+    """How a request that owned a key ended: its answer to keep, or None to free the key."""
+
+    scope: str
+    key: str
+    claim: Owned
+    answer: Stored | None
+
+
+async def settle(factory: async_sessionmaker[AsyncSession], settlement: Settlement) -> None:
+    """Keep a successful answer; free the key after any other outcome. Only while the claim
+    is still this request's: one taken over meanwhile belongs to the request that took it."""
+    scope, key, claimed_at = settlement.scope, settlement.key, settlement.claim.claimed_at
+    mine = f"{_THIS} AND state = 'pending' AND created_at = $3"
     async with driver_connection(factory) as db:
-        if answer is None:
-            await db.execute(f"DELETE FROM idempotent_request {_THIS}", scope, key)
+        if settlement.answer is None:
+            await db.execute(f"DELETE FROM idempotent_request {mine}", scope, key, claimed_at)
         else:
+            answer = settlement.answer
             await db.execute(
-                "UPDATE idempotent_request SET state = 'done', status_code = $3,"
-                f" content_type = $4, body = $5 {_THIS}",
-                scope, key, answer.status_code, answer.content_type, answer.body,
+                "UPDATE idempotent_request SET state = 'done', status_code = $4,"
+                f" content_type = $5, body = $6 {mine}",
+                scope, key, claimed_at, answer.status_code, answer.content_type, answer.body,
             )  # fmt: skip
 
 
@@ -164,7 +192,7 @@ class IdempotencyMiddleware:
         fingerprint = digest(headers.get(b"content-type", b""), body)
         factory = scope["app"].state.session_factory
         try:
-            stored = await claim(factory, request_scope, key, fingerprint)
+            got = await claim(factory, request_scope, key, fingerprint)
         except Refused as refused:
             return await _problem(send, 409, str(refused), "conflict", refused.retry_after)
         except Exception as error:
@@ -174,15 +202,22 @@ class IdempotencyMiddleware:
             log_outage(scope["method"], scope["path"], service, error)
             detail = unavailable_detail(service)
             return await _problem(send, 503, detail, "unavailable", RETRY_AFTER_SECONDS)
-        if stored is not None:
+        if isinstance(got, Stored):
             return await _respond(
-                send, stored.status_code, stored.body, stored.content_type,
+                send, got.status_code, got.body, got.content_type,
                 **{"idempotent-replayed": "true"},
             )  # fmt: skip
-        await self._run_once(scope, body, send, factory, request_scope, key)
+        await self._run_once(scope, body, send, factory, request_scope, key, got)
 
     async def _run_once(
-        self, scope: Scope, body: bytes, send: Send, factory: Any, request_scope: str, key: str
+        self,
+        scope: Scope,
+        body: bytes,
+        send: Send,
+        factory: Any,
+        request_scope: str,
+        key: str,
+        claim: Owned,
     ) -> None:
         answer: dict[str, Any] = {"status": 500, "content_type": "application/json", "body": b""}
 
@@ -205,22 +240,45 @@ class IdempotencyMiddleware:
             if 200 <= answer["status"] < 300:
                 kept = Stored(answer["status"], answer["content_type"], answer["body"])
         finally:
-            await _settle_if_possible(factory, request_scope, key, kept)
+            settlement = Settlement(request_scope, key, claim, kept)
+            await _settle_if_possible(factory, settlement, scope["app"].state.unsettled_keys)
 
 
 async def _settle_if_possible(
-    factory: async_sessionmaker[AsyncSession], scope: str, key: str, answer: Stored | None
+    factory: async_sessionmaker[AsyncSession], settlement: Settlement, left: list[Settlement]
 ) -> None:
     """Settle; with the database gone meanwhile the claim stays (the answer has been sent
-    already), and a repeat gets a 409 with Retry-After until the database has restarted or
-    the claim is STALE_AFTER old."""
+    already) and goes to ``left``, which the API's relay settles once the database is back
+    (``settle_left_over``). Until then a repeat gets a 409 with Retry-After; should this
+    process die first, the claim is taken over once the database has restarted or the
+    claim is STALE_AFTER old."""
     try:
-        await settle(factory, scope, key, answer)
+        await settle(factory, settlement)
     except Exception as error:
         service = unavailable_service(error)
         if service is None:
             raise
-        log_outage("settling", f"{HEADER} {key!r}", service, error)
+        log_outage("settling", f"{HEADER} {settlement.key!r}", service, error)
+        if len(left) < MAX_LEFT_OVER:
+            left.append(settlement)
+
+
+async def settle_left_over(
+    factory: async_sessionmaker[AsyncSession], left: list[Settlement]
+) -> int:
+    """Settle the claims an outage left (in order; stops at the next outage); returns how
+    many were settled. A successful answer is kept, so the repeat gets it."""
+    settled = 0
+    while left:
+        try:
+            await settle(factory, left[0])
+        except Exception as error:
+            if unavailable_service(error):
+                break
+            log.exception("could not settle %s %r", HEADER, left[0].key)
+        left.pop(0)
+        settled += 1
+    return settled
 
 
 async def _read_body(receive: Receive) -> bytes:

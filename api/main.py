@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         app.state.settings = settings
         app.state.engine = make_engine(settings.database_url, settings.db_pool_size)
         app.state.session_factory = make_session_factory(app.state.engine)
+        app.state.unsettled_keys = []  # what an outage left unsettled (api/idempotency.py)
         # Lazy: the API starts (and /healthz can say so) while Temporal is still down.
         app.state.temporal = temporal_client or await connect(settings, lazy=True)
         await warm_up(app.state.session_factory, settings.db_pool_size, app.state.temporal)

@@ -1,8 +1,9 @@
 """The API's background relay: it delivers, every few seconds, what its requests committed
 but could not pass on to Temporal (down, slow, or the process gone in between): contract
 workflows still to start (api/workflow_starts.py) and bank bookings their invoice's
-workflow has not heard of (db/booking_notices.py). Rows younger than LEFT_AFTER belong to
-the request that wrote them."""
+workflow has not heard of (db/booking_notices.py); and first the Idempotency-Keys an
+outage kept their requests from settling (api/idempotency.py). Rows younger than
+LEFT_AFTER belong to the request that wrote them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
+from api.idempotency import settle_left_over
 from api.workflow_starts import LEFT_AFTER, start_pending
 from temporal_client import relay_bookings
 
@@ -20,6 +22,7 @@ RELAY_INTERVAL_SECONDS = 2.0
 async def relay_forever(state: Any, interval: float = RELAY_INTERVAL_SECONDS) -> None:
     while True:
         try:
+            await settle_left_over(state.session_factory, state.unsettled_keys)
             await start_pending(state, older_than=LEFT_AFTER)
             await relay_bookings(
                 state.temporal, state.settings.temporal_task_queue, state.session_factory,

@@ -27,7 +27,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RetryConfig
 
-from api.idempotency import _settle_if_possible, digest
+from api.idempotency import (
+    STALE_AFTER,
+    Owned,
+    Refused,
+    Settlement,
+    Stored,
+    _settle_if_possible,
+    claim,
+    digest,
+    settle,
+    settle_left_over,
+)
 from api.main import create_app
 from api.outages import RETRY_AFTER_SECONDS
 from api.routes import contracts as contract_routes
@@ -35,6 +46,7 @@ from api.workflow_starts import START_WAIT, start_pending
 from cli import DEMO_CATALOG
 from config import Settings
 from db.catalog import load_catalog, read_catalog_file
+from db.driver import driver_connection
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import (
@@ -417,16 +429,57 @@ async def test_a_credit_note_issued_while_temporal_is_down_is_sent_on_the_repeat
         assert await session.scalar(notes) == 1
 
 
-async def test_an_answer_sent_when_the_database_is_gone_leaves_its_key_claimed(
-    caplog: pytest.LogCaptureFixture,
+async def test_a_key_the_outage_left_claimed_is_settled_once_the_database_is_back(
+    session_factory: Factory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The answer has gone out; the key cannot be settled. That is logged, not raised."""
-    engine = make_engine(f"postgresql+asyncpg://faktura@127.0.0.1:{free_port()}/gone", 1)
+    """The answer has gone out, and the database is gone: the key cannot be settled. That
+    is logged, not raised, and the API's relay settles it once the database answers, so
+    the repeat gets the first answer instead of a 409 until the claim goes stale."""
+    scope, key, fingerprint = digest(b"POST /v1/contracts"), f"k-{uuid.uuid4()}", digest(b"{}")
+    owned = await claim(session_factory, scope, key, fingerprint)
+    assert isinstance(owned, Owned)
+    answer = Stored(201, "application/json", b'{"id": "first"}')
+    left: list[Settlement] = []
+    gone = make_engine(f"postgresql+asyncpg://faktura@127.0.0.1:{free_port()}/gone", 1)
     try:
-        await _settle_if_possible(make_session_factory(engine), "scope", "key-1", None)
+        await _settle_if_possible(
+            make_session_factory(gone), Settlement(scope, key, owned, answer), left
+        )
+        assert f"Idempotency-Key {key!r}: the database is unavailable" in caplog.text
+        assert await settle_left_over(make_session_factory(gone), left) == 0  # still gone
     finally:
-        await engine.dispose()
-    assert "Idempotency-Key 'key-1': the database is unavailable" in caplog.text
+        await gone.dispose()
+    with pytest.raises(Refused, match="still being processed") as refused:
+        await claim(session_factory, scope, key, fingerprint)
+    assert refused.value.retry_after == RETRY_AFTER_SECONDS  # soon, not at the takeover
+
+    assert await settle_left_over(session_factory, left) == 1
+    assert left == []
+    assert await claim(session_factory, scope, key, fingerprint) == answer  # the repeat
+
+
+async def test_a_late_settlement_leaves_a_claim_taken_over_meanwhile_alone(
+    session_factory: Factory,
+) -> None:
+    """A request slower than STALE_AFTER (or one whose settlement waited out an outage)
+    finds its claim taken over by a repeat: the key is the repeat's now, and stays so."""
+    scope, key, fingerprint = digest(b"POST /v1/contracts"), f"k-{uuid.uuid4()}", digest(b"{}")
+    first = await claim(session_factory, scope, key, fingerprint)
+    assert isinstance(first, Owned)
+    async with driver_connection(session_factory) as db:  # the first request is stale now
+        await db.execute(
+            "UPDATE idempotent_request SET created_at = created_at - $3::interval"
+            " WHERE scope = $1 AND key = $2",
+            scope, key, STALE_AFTER,
+        )  # fmt: skip
+    repeat = await claim(session_factory, scope, key, fingerprint)
+    assert isinstance(repeat, Owned) and repeat.claimed_at > first.claimed_at
+    await settle(session_factory, Settlement(scope, key, first, None))  # would free the key
+    with pytest.raises(Refused, match="still being processed"):
+        await claim(session_factory, scope, key, fingerprint)
+    answer = Stored(201, "application/json", b'{"id": "repeat"}')
+    await settle(session_factory, Settlement(scope, key, repeat, answer))
+    assert await claim(session_factory, scope, key, fingerprint) == answer
 
 
 @pytest.fixture

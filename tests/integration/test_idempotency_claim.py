@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.idempotency import Refused, claim, digest
+from api.idempotency import Owned, Refused, claim, digest
 from db.models import IdempotentRequest
 from tests.helpers import eventually
 
@@ -35,7 +35,7 @@ async def test_a_key_freed_while_its_row_is_awaited_is_claimed(
     session_factory: async_sessionmaker[AsyncSession], database_url: str
 ) -> None:
     scope, key, fingerprint = digest(b"POST /v1/test"), f"k-{uuid.uuid4()}", digest(b"{}")
-    assert await claim(session_factory, scope, key, fingerprint) is None  # the first request
+    assert isinstance(await claim(session_factory, scope, key, fingerprint), Owned)  # the first
     first = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:
         failing = first.transaction()  # the first request failing: its settle frees the key
@@ -48,7 +48,7 @@ async def test_a_key_freed_while_its_row_is_awaited_is_claimed(
         assert waiting >= 1, "the second claim should wait for the first request's row"
         await first.execute(f"DELETE {THIS_ROW}", scope, key)
         await failing.commit()
-        assert await asyncio.wait_for(second, 10) is None  # owns the key: the route runs
+        assert isinstance(await asyncio.wait_for(second, 10), Owned)  # the route runs
     finally:
         await first.close()
     async with session_factory() as session:
