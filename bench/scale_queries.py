@@ -8,6 +8,9 @@ whose workflow has started (its outbox row kept) and an invoice with its receiva
 
 * one round of the API's relay (api/relays.py), every 2 s in each API process: workflow
   starts and booking notices still to deliver (none are due);
+* what /healthz asks the database: what waits for Temporal (db/backlog.py);
+* a page of the hourly collection sweep (db/collection_starts.py ``due``; each invoice has
+  its collection start row, pending while open);
 * matching a bank line that no rule matches, so the last rule, the payer's IBAN among the
   customers' accounts and mandates, is tried (db/receivables.py ``match``);
 * what an invoice's credit notes have credited so far, asked when a credit note is made
@@ -21,22 +24,26 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from activities.collection_starts import PAGE  # noqa: E402
 from api.workflow_starts import LEFT_AFTER, start_pending  # noqa: E402
 from cli import DEMO_CATALOG  # noqa: E402
+from db.backlog import backlog  # noqa: E402
 from db.catalog import load_catalog, read_catalog_file  # noqa: E402
-from db.driver import driver_transaction  # noqa: E402
+from db.collection_starts import due  # noqa: E402
+from db.driver import driver_connection, driver_transaction  # noqa: E402
 from db.engine import make_engine, make_session_factory  # noqa: E402
 from db.invoices import credited_net_cents  # noqa: E402
 from db.models import BankLine  # noqa: E402
 from db.receivables import match  # noqa: E402
 from devstack.scratch import scratch_database  # noqa: E402
 from temporal_client import relay_bookings  # noqa: E402
+from workflows.collection_starts import LOOKAHEAD  # noqa: E402
 
 RUNS = 50
 SEED = [  # one statement per table, in SQL: seconds, not hours
@@ -60,6 +67,12 @@ SEED = [  # one statement per table, in SQL: seconds, not hours
     " CASE WHEN random() < 0.05 THEN 0 ELSE 1299 END, current_date, 'open', false, now()"
     " FROM contract",
     "UPDATE receivable SET status = 'paid' WHERE paid_cents > 0",
+    # every invoice was handed over: settled once paid, pending while open; 1 in 10,000
+    # failed to start once (activities/collection_starts.py)
+    "INSERT INTO collection_start (invoice_number, wake_at, state, input, updated_at, attempts)"
+    " SELECT invoice_number, now() + interval '14 days',"
+    " CASE WHEN status = 'paid' THEN 'settled' ELSE 'pending' END, '{}', now(),"
+    " CASE WHEN random() < 0.0001 THEN 1 ELSE 0 END FROM receivable",
     "INSERT INTO invoice (number, type_code, contract_id, customer_id, issue_date, due_date,"
     " service_start, service_end, currency, net_cents, tax_cents, gross_cents, tax_category,"
     " oss, tax_groups, prices_include_vat, buyer, payment, created_at)"
@@ -111,7 +124,17 @@ async def measure(url: str, n: int) -> None:
         async with factory() as session:
             assert await credited_net_cents(session, f"RE-2026-{1 + i * 997 % n:07d}") == 0
 
+    async def health(_: int) -> None:
+        async with driver_connection(factory) as db:
+            await backlog(db, LEFT_AFTER)
+
+    async def sweep_page(_: int) -> None:  # nothing is due within the sweep's horizon
+        async with driver_connection(factory) as db:
+            assert await due(db, datetime.now(UTC) + LOOKAHEAD, PAGE) == []
+
     await per_call("one relay round (workflow starts, booking notices)", relay_round)
+    await per_call("what /healthz asks the database (its backlog)", health)
+    await per_call("a page of the hourly collection sweep", sweep_page)
     await per_call("a bank line no rule matches (the IBAN rule tried last)", unmatched_line)
     await per_call("what an invoice's credit notes have credited", credited)
     await engine.dispose()
