@@ -13,6 +13,7 @@ from typing import Any
 
 from api.idempotency import settle_left_over
 from api.workflow_starts import LEFT_AFTER, start_pending
+from outages import unavailable_service
 from temporal_client import relay_bookings
 
 log = logging.getLogger("faktura.relay")
@@ -28,6 +29,10 @@ async def relay_forever(state: Any, interval: float = RELAY_INTERVAL_SECONDS) ->
                 state.temporal, state.settings.temporal_task_queue, state.session_factory,
                 older_than=LEFT_AFTER,
             )  # fmt: skip
-        except Exception:  # noqa: BLE001 - the relay must survive DB hiccups
-            log.exception("relay failed; retrying")
+        except Exception as error:  # noqa: BLE001 - the relay must survive DB hiccups
+            service = unavailable_service(error)
+            if service:  # one line every round of an outage, not a traceback
+                log.warning("relay waits: %s is unavailable", service)
+            else:
+                log.exception("relay failed; retrying")
         await asyncio.sleep(interval)

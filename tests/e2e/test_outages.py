@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -41,6 +42,7 @@ from api.idempotency import (
 )
 from api.main import create_app
 from api.outages import RETRY_AFTER_SECONDS
+from api.relays import relay_forever
 from api.routes import contracts as contract_routes
 from api.workflow_starts import START_WAIT, start_pending
 from cli import DEMO_CATALOG
@@ -558,3 +560,27 @@ async def test_a_postgres_restart_frees_the_key_of_the_request_it_cut_short(
             assert await session.scalar(count) == 1
     finally:
         await engine.dispose()
+
+
+async def test_the_relay_waits_out_an_outage_with_one_line_a_round(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every 2 s of a long outage, the relay says what it waits for, without a traceback."""
+    engine = make_engine(f"postgresql+asyncpg://faktura@127.0.0.1:{free_port()}/gone", 1)
+    state = SimpleNamespace(
+        session_factory=make_session_factory(engine), unsettled_keys=[], temporal=None,
+        settings=settings,
+    )  # fmt: skip
+    relay = asyncio.create_task(relay_forever(state, interval=0.05))
+    try:
+        await eventually(lambda: asyncio.sleep(0, len(relay_lines(caplog))), lambda n: n >= 2, 10)
+    finally:
+        relay.cancel()
+        await engine.dispose()
+    lines = relay_lines(caplog)
+    assert {r.getMessage() for r in lines} == {"relay waits: the database is unavailable"}
+    assert all(r.exc_info is None for r in lines)
+
+
+def relay_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "faktura.relay"]
