@@ -7,12 +7,19 @@ fails for a reason of its own, so one bad row cannot hold up those behind it.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
 from db.engine import DatabaseUnavailable
 
+log = logging.getLogger("faktura.relay")
+T = TypeVar("T")
 DATABASE = "the database"
 TEMPORAL = "Temporal"
 WORKER = "the workflows' worker"
@@ -40,3 +47,34 @@ def unavailable_service(error: BaseException) -> str | None:
     if isinstance(error, RPCError) and error.status is RPCStatusCode.FAILED_PRECONDITION:
         return WORKER if _NO_WORKER in error.message else None
     return None
+
+
+@dataclass
+class Passed:
+    """What ``pass_on`` did: the keys passed on, and the errors of those that failed for a
+    reason of their own."""
+
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+async def pass_on(
+    items: Iterable[T], deliver: Callable[[T], Awaitable[object]], key: Callable[[T], str]
+) -> Passed:
+    """Deliver each in turn: an outage ends the round (the rest would meet it too, and stay
+    for the next); an item that fails for a reason of its own is noted and the rest go on,
+    so one bad row cannot hold up those behind it."""
+    passed = Passed()
+    for item in items:
+        try:
+            await deliver(item)
+        except Exception as error:  # noqa: BLE001 - noted; the row stays for the next round
+            service = unavailable_service(error)
+            if service:
+                log.warning("%s on left for later: %s is unavailable", key(item), service)
+                break
+            log.error("%s failed: %r", key(item), error)
+            passed.failed[key(item)] = f"{type(error).__name__}: {error}"[:500]
+            continue
+        passed.done.append(key(item))
+    return passed

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,7 +27,7 @@ from db import booking_notices, collection_starts
 from db.collection_starts import STARTED, CollectionStartRow
 from db.driver import driver_connection, driver_transaction
 from db.receivables import Booked
-from outages import unavailable_service
+from outages import Passed, pass_on
 from workflows.models import InvoiceWorkflowInput, PaymentEvent
 from workflows.search_attributes import INVOICE_STATUS
 from workflows.versions import SHAPE
@@ -108,21 +107,12 @@ async def start_collection(
     )
 
 
-@dataclass
-class Delivery:
-    """What ``notify_bookings`` did: the keys told (or that needed no message), and the
-    errors of those that failed for a reason of their own."""
-
-    told: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-
-
 async def notify_bookings(
     client: Client,
     task_queue: str,
     bookings: Sequence[Booked],
     session_factory: async_sessionmaker[AsyncSession],
-) -> Delivery:
+) -> Passed:
     """Tell each invoice's workflow about its bookings (it dedupes by booking key). The
     database already holds them; at an outage (outages.py) the rest are left to the relay
     (db/booking_notices.py). A booking that fails for a reason of its own is noted as failed
@@ -136,24 +126,16 @@ async def notify_bookings(
     (the booking raced the hand-over) starts and collects by itself, each of its steps
     idempotent. A return debit after the invoice's workflow ended as paid starts a new run,
     which presents the debit again or asks for a transfer."""
-    delivery = Delivery()
     if not bookings:
-        return delivery
+        return Passed()
     async with driver_connection(session_factory) as db:
         deferred = await collection_starts.of_invoices(db, [b.invoice_number for b in bookings])
-    for booked in bookings:
-        try:
-            await _notify(client, task_queue, booked, deferred.get(booked.invoice_number),
-                          session_factory)  # fmt: skip
-        except Exception as error:  # noqa: BLE001 - the notice stays; the relay tries again
-            if unavailable_service(error):
-                log.warning("bookings from %s on left to the relay: %r", booked.key, error)
-                break
-            log.error("booking %s not told to its workflow: %r", booked.key, error)
-            delivery.failed[booked.key] = f"{type(error).__name__}: {error}"[:500]
-            continue
-        delivery.told.append(booked.key)
-    return delivery
+
+    async def tell(booked: Booked) -> None:
+        row = deferred.get(booked.invoice_number)
+        await _notify(client, task_queue, booked, row, session_factory)
+
+    return await pass_on(bookings, tell, lambda booked: booked.key)
 
 
 async def _notify(
@@ -189,9 +171,9 @@ async def deliver_bookings(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     """Right after the bookings' commit: tell the workflows, and note whom."""
-    delivery = await notify_bookings(client, task_queue, bookings, session_factory)
+    passed = await notify_bookings(client, task_queue, bookings, session_factory)
     async with driver_connection(session_factory) as db:
-        await booking_notices.settle(db, delivery.told, delivery.failed)
+        await booking_notices.settle(db, passed.done, passed.failed)
 
 
 async def relay_bookings(
@@ -206,6 +188,6 @@ async def relay_bookings(
     were told. The rows stay locked meanwhile, so two relays never send one twice."""
     async with driver_transaction(session_factory) as db:
         pending = await booking_notices.undelivered(db, older_than, limit)
-        delivery = await notify_bookings(client, task_queue, pending, session_factory)
-        await booking_notices.settle(db, delivery.told, delivery.failed)
-    return len(delivery.told)
+        passed = await notify_bookings(client, task_queue, pending, session_factory)
+        await booking_notices.settle(db, passed.done, passed.failed)
+    return len(passed.done)

@@ -1,6 +1,7 @@
 """The API's background relay: it delivers, every few seconds, what its requests committed
 but could not pass on to Temporal (down, slow, or the process gone in between): contract
-workflows still to start (api/workflow_starts.py) and bank bookings their invoice's
+workflows still to start (api/workflow_starts.py), the workflows of credit notes
+(api/credit_note_starts.py), and bank bookings their invoice's
 workflow has not heard of (db/booking_notices.py); and first the Idempotency-Keys an
 outage kept their requests from settling (api/idempotency.py). Rows younger than
 LEFT_AFTER belong to the request that wrote them."""
@@ -11,6 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
+from api import credit_note_starts
 from api.idempotency import settle_left_over
 from api.workflow_starts import LEFT_AFTER, start_pending
 from outages import unavailable_service
@@ -25,6 +27,7 @@ async def relay_forever(state: Any, interval: float = RELAY_INTERVAL_SECONDS) ->
         try:
             await settle_left_over(state.session_factory, state.unsettled_keys)
             await start_pending(state, older_than=LEFT_AFTER)
+            await credit_note_starts.start_left_over(state, older_than=LEFT_AFTER)
             await relay_bookings(
                 state.temporal, state.settings.temporal_task_queue, state.session_factory,
                 older_than=LEFT_AFTER,

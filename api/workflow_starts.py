@@ -28,7 +28,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.driver import driver_connection
 from db.models import Contract, WorkflowStart, utcnow
-from outages import unavailable_service
+from outages import pass_on
 from workflows import search_attributes as sa
 from workflows.contract import ContractWorkflow
 from workflows.models import ContractState, ContractStatus, ContractWorkflowInput
@@ -97,7 +97,6 @@ async def start_pending(
     """Start workflows for pending outbox rows written before ``older_than``; returns how
     many were started. Rows that failed before come last (by attempts), so a row that
     keeps failing for a reason of its own cannot hold up the others."""
-    started = 0
     async with state.session_factory() as session, session.begin():
         query = (
             select(WorkflowStart, Contract)
@@ -112,23 +111,23 @@ async def start_pending(
         )
         if contract_ids is not None:
             query = query.where(WorkflowStart.contract_id.in_(contract_ids))
-        for outbox, contract in (await session.execute(query)).all():
-            try:
-                await start_contract_workflow(
-                    state.temporal, state.settings.temporal_task_queue, contract
-                )
-            except Exception as error:  # noqa: BLE001 - stays pending, retried by the relay
-                outbox.attempts += 1
-                outbox.last_error = f"{type(error).__name__}: {error}"[:500]
-                if unavailable_service(error):
-                    log.warning("workflow start for %s deferred: %s", outbox.workflow_id, error)
-                    break  # the rest would meet the same outage: leave them for the next round
-                log.error("workflow start for %s failed: %r", outbox.workflow_id, error)
-                continue  # a reason of its own: it must not hold up those behind it
-            outbox.started_at = utcnow()
+        rows = (await session.execute(query)).all()
+
+        async def start(row: Any) -> None:
+            await start_contract_workflow(
+                state.temporal, state.settings.temporal_task_queue, row.Contract
+            )
+
+        passed = await pass_on(rows, start, lambda row: row.WorkflowStart.workflow_id)
+        for outbox, _ in rows:
+            if outbox.workflow_id in passed.done:
+                outbox.started_at = utcnow()
+            elif outbox.workflow_id in passed.failed:
+                outbox.last_error = passed.failed[outbox.workflow_id]
+            else:
+                continue  # left for the next round, after an outage
             outbox.attempts += 1
-            started += 1
-    return started
+    return len(passed.done)
 
 
 async def start_created(state: Any, contract: Contract) -> None:

@@ -427,6 +427,19 @@ class BookingNotice(SQLModel, table=True):
     last_error: str | None = None
 
 
+class CreditNoteStart(SQLModel, table=True):
+    """A credit note issued through the API whose workflow has not started yet: written
+    with the note, deleted once it runs (db/credit_note_starts.py)."""
+
+    __tablename__ = "credit_note_start"
+
+    number: str = Field(primary_key=True, foreign_key="invoice.number", max_length=20)
+    summary: str
+    created_at: datetime = _timestamp()
+    attempts: int = 0  # failed starts; the relay skips such a row and goes on
+    last_error: str | None = None
+
+
 class SepaMandate(SQLModel, table=True):
     __tablename__ = "sepa_mandate"
 

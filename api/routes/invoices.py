@@ -13,9 +13,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from api.auth import Principal, RequireRole
+from api.credit_note_starts import start_issued
 from api.deps import SessionDep, SettingsDep
 from api.errors import FieldError, conflict, not_found
 from config import Role
+from db.credit_note_starts import PendingStart
 from db.idempotency import fingerprint
 from db.invoices import (
     CREDIT_NOTE,
@@ -25,10 +27,15 @@ from db.invoices import (
     issue_credit_note,
     lines_of,
 )
-from db.models import CollectionStart, Contract, Invoice, InvoiceDocument, Receivable
+from db.models import (
+    CollectionStart,
+    Contract,
+    CreditNoteStart,
+    Invoice,
+    InvoiceDocument,
+    Receivable,
+)
 from domain.berlin_time import berlin_today
-from temporal_client import start_invoice_workflow
-from workflows.models import InvoiceWorkflowInput
 
 router = APIRouter(tags=["invoices"])
 READERS = (Role.SUPPORT, Role.FINANCE)
@@ -275,7 +282,8 @@ async def create_credit_note(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> InvoiceOut:
     """A credit note (type 381) referencing the invoice: full, or per line in net cents.
-    Credits of one invoice can never exceed it."""
+    Credits of one invoice can never exceed it. Issued even while Temporal is down: its
+    workflow (render, send, book) is started by this request or the relay."""
     credits = None if body.lines is None else {line.position: line.net_cents for line in body.lines}
     if credits is not None and len(credits) != len(body.lines or []):
         raise FieldError(("lines",), "each position at most once").to_http()
@@ -298,17 +306,14 @@ async def create_credit_note(
                 f"credits would exceed the invoice: {credited} of {original.net_cents} "
                 "net cents are credited already"
             )
+        start = PendingStart(
+            number=note.number, summary=f"Credit note {note.number} for {number}",
+            contract_id=str(note.contract_id), customer_id=str(note.customer_id),
+        )  # fmt: skip
+        if created:  # its workflow renders, sends and books it: never left out (a crash)
+            session.add(CreditNoteStart(number=start.number, summary=start.summary))
         out = await _detail(session, note)
     if not created:
         response.status_code = status.HTTP_200_OK
-    await start_invoice_workflow(
-        request.app.state.temporal,
-        settings.temporal_task_queue,
-        InvoiceWorkflowInput(
-            number=note.number,
-            contract_id=str(note.contract_id),
-            customer_id=str(note.customer_id),
-        ),
-        f"Credit note {note.number} for {number}",
-    )
+    await start_issued(request.app.state, start)  # or the relay, should Temporal be down
     return out

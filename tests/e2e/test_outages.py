@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RetryConfig
 
+from api import credit_note_starts
 from api.idempotency import (
     STALE_AFTER,
     Owned,
@@ -55,6 +56,7 @@ from db.models import (
     BookingNotice,
     Contract,
     ContractVersion,
+    CreditNoteStart,
     IdempotentRequest,
     Invoice,
     Payment,
@@ -402,30 +404,44 @@ async def test_a_booking_that_cannot_be_told_does_not_hold_up_the_others(
     assert await notice_of_return(session_factory, broken) is None
 
 
-async def test_a_credit_note_issued_while_temporal_is_down_is_sent_on_the_repeat(
+async def test_a_credit_note_issued_while_temporal_is_down_is_sent_by_the_relay(
     settings: Settings,
     api: httpx.AsyncClient,
     worker: object,
     temporal_env: Any,
     session_factory: Factory,
 ) -> None:
-    """The credit note commits, then its workflow (documents, e-mail, booking) cannot start:
-    a 503. The repeat with the same key issues nothing new and starts that workflow."""
+    """The credit note commits with its outbox row; its workflow (documents, e-mail,
+    booking) cannot start. The note is issued all the same (201), and the relay starts the
+    workflow once Temporal answers: no repeat of the request is needed, and none issues a
+    second note."""
     number = (await issued(api, await create_customer(api)))["number"]
     path = f"/v1/invoices/{number}/credit-notes"
     keyed = {**auth("finance"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
     async with temporal_never_reached(settings) as cut_off:
         down = await cut_off.post(path, json={"reason": "Kulanz"}, headers=keyed)
-        assert_unavailable(down, TEMPORAL)
-    repeated = await api.post(path, json={"reason": "Kulanz"}, headers=keyed)
-    assert repeated.status_code == 200, repeated.text  # issued by the first request
-    note = repeated.json()["number"]
+    assert down.status_code == 201, down.text
+    note = down.json()["number"]
+    async with session_factory() as session:
+        waiting = await session.get(CreditNoteStart, note)
+        assert waiting is not None and waiting.attempts == 1
+        assert waiting.last_error is not None and "Failed client connect" in waiting.last_error
+
+    state = SimpleNamespace(
+        session_factory=session_factory, temporal=temporal_env.client, settings=settings
+    )
+    assert await credit_note_starts.start_left_over(state, older_than=timedelta(0)) == 1
     handle = temporal_env.client.get_workflow_handle(f"invoice-{note}")
 
     async def done() -> bool:
         return (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
 
     assert await eventually(done, bool, 30)
+    async with session_factory() as session:
+        assert await session.get(CreditNoteStart, note) is None
+    assert await credit_note_starts.start_left_over(state, older_than=timedelta(0)) == 0
+    repeated = await api.post(path, json={"reason": "Kulanz"}, headers=keyed)
+    assert (repeated.status_code, repeated.json()["number"]) == (201, note)  # the first answer
     async with session_factory() as session:
         notes = select(func.count()).where(Invoice.preceding_number == number)
         assert await session.scalar(notes) == 1

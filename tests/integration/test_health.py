@@ -24,7 +24,7 @@ async def test_all_green_with_a_worker(api: httpx.AsyncClient, worker: object) -
     }
     # no failure by itself; a monitor watches it (tests/e2e/test_outages.py counts it)
     assert set(body["backlog"]) == {
-        "workflow_starts", "bank_bookings", "failed_before", "oldest_seconds",
+        "workflow_starts", "credit_notes", "bank_bookings", "failed_before", "oldest_seconds",
         "collection_starts_failing",
     }  # fmt: skip
 
