@@ -54,6 +54,10 @@ HAND_OVER_TO_COLLECTION = "hand_over_to_collection"
 
 DELIVER_DOCUMENTS = "deliver-documents"  # patch: runs recorded before delivery existed
 COLLECT = "collect"  # patch: runs recorded before collection existed
+DISPUTE_RECHECK = "dispute-recheck"  # patch: runs recorded before the daily look below
+# A disputed invoice looks at its receivable this often: a dispute lifted while Temporal
+# was down (its signal lost) must not hold the ladder for ever.
+DISPUTE_LOOK_EVERY = timedelta(days=1)
 
 # Return reasons: the account is fine but was short -> present once more; otherwise the
 # mandate cannot be used -> transfer and ask for a new mandate.
@@ -161,7 +165,7 @@ class InvoiceWorkflow:
                 continue
             if self.disputed:
                 self._set_status("disputed")
-                await workflow.wait_condition(lambda: not self.disputed or self.open_cents <= 0)
+                await self._wait_out_dispute()
                 continue
             state: ReceivableState = await run_step(
                 RECEIVABLE_STATE, NumberInput(number=self.number), DB_STEP, ReceivableState
@@ -174,6 +178,25 @@ class InvoiceWorkflow:
             if nxt.step is Step.COLLECTION:
                 self._set_status("collection")
                 return
+
+    async def _wait_out_dispute(self) -> None:
+        """Until the dispute is lifted (signal ``dispute``) or the invoice paid; once a day
+        the receivable is read, in case the signal that lifted it was lost."""
+
+        def lifted() -> bool:
+            return not self.disputed or self.open_cents <= 0
+
+        if not versions.patched(DISPUTE_RECHECK):
+            await workflow.wait_condition(lifted)
+            return
+        try:
+            await workflow.wait_condition(lifted, timeout=DISPUTE_LOOK_EVERY)
+        except TimeoutError:
+            state: ReceivableState = await run_step(
+                RECEIVABLE_STATE, NumberInput(number=self.number), DB_STEP, ReceivableState
+            )
+            self.open_cents = state.open_cents
+            self.disputed = state.disputed
 
     async def _take(
         self, step: Step, info: ReceivableInfo, customer_id: str, threshold: int

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-SHAPE = 2
+SHAPE = 3
 
 # patch id -> the first shape that has the change on without asking
 IN_SHAPE = {
@@ -27,6 +27,7 @@ IN_SHAPE = {
     "hand-over-invoices": 1,
     "one-step-hand-over": 1,
     "short-runs": 2,
+    "dispute-recheck": 3,
 }
 
 

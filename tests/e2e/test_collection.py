@@ -37,6 +37,7 @@ from db.models import CollectionStart, Customer, Receivable, SepaDebit, SepaMand
 from devstack.smtp_sink import MailSink
 from documents.pain008 import XSD
 from domain.berlin_time import berlin_today
+from domain.dunning import default_policy
 from domain.target2 import next_business_day, on_or_after
 from tests.camt_files import Entry, camt053, camt054
 from tests.factories import (
@@ -48,7 +49,7 @@ from tests.factories import (
 )
 from tests.helpers import auth, eventually, record_history, run_and_record
 from workflows.collection_starts import CollectionStartsWorkflow
-from workflows.invoice import InvoiceWorkflow
+from workflows.invoice import DISPUTE_LOOK_EVERY, InvoiceWorkflow
 from workflows.models import (
     CollectionStartsInput,
     CollectionStartsResult,
@@ -614,6 +615,41 @@ async def test_a_dispute_pauses_the_ladder(
     assert [m for m in mails_about(mail_sink, number) if "dunning" in m["Message-ID"]] == []
     stored = await receivable(session_factory, number)
     assert stored is not None and stored.disputed and stored.dunning_step is None
+
+
+async def test_a_dispute_lifted_while_its_signal_was_lost_resumes_within_a_day(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+    mail_sink: MailSink,
+    settings: Any,
+) -> None:
+    """Support lifts a dispute while Temporal is down: the receivable says so, but the
+    workflow's signal is lost. The waiting workflow reads the receivable once a day, so the
+    ladder goes on (here: the reminder) instead of waiting for ever."""
+    invoice = await issued(api, await create_customer(api, transfer_consumer_body()))
+    number = invoice["number"]
+    due = date.fromisoformat(invoice["due_date"])
+    await eventually(lambda: pending_start(session_factory, number), bool, 30)
+    disputed = await api.post(
+        f"/v1/invoices/{number}/dispute", json={"disputed": True, "reason": "bestritten"},
+        headers=auth("support"),
+    )  # fmt: skip
+    assert disputed.status_code == 200, disputed.text
+    handle = await handed_over(temporal_env, session_factory, settings, number)
+    past_reminder = (due - berlin_today()).days + default_policy(False).steps[0].days_after_due
+    await temporal_env.fast_forward(handle, timedelta(days=past_reminder, hours=1))
+    assert await eventually(lambda: invoice_status(temporal_env, number), "disputed".__eq__)
+    async with session_factory() as session, session.begin():  # lifted; no signal arrives
+        stored = await session.get(Receivable, number)
+        assert stored is not None
+        stored.disputed = False
+
+    await temporal_env.fast_forward(handle, DISPUTE_LOOK_EVERY + timedelta(hours=1))
+    assert await eventually(lambda: invoice_status(temporal_env, number), "reminder".__eq__, 30)
+    reminders = [m for m in mails_about(mail_sink, number) if "dunning" in m["Message-ID"]]
+    assert [m["Message-ID"].split(".")[0] for m in reminders] == ["<dunning-reminder"]
+    await record_history(temporal_env.client, f"invoice-{number}", "invoice-dispute")
 
 
 async def test_a_mandate_unused_for_36_months_lapses(
