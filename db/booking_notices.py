@@ -15,6 +15,8 @@ from datetime import timedelta
 
 import asyncpg
 
+from db.models import BookingNotice
+from db.outbox import settle_outbox
 from db.receivables import Booked
 
 # Rows that failed before come last: a row that fails for a reason of its own (a bug, data
@@ -51,14 +53,4 @@ async def undelivered(db: asyncpg.Connection, older_than: timedelta, limit: int)
 async def settle(db: asyncpg.Connection, told: Sequence[str], failed: Mapping[str, str]) -> None:
     """Delete the notices told; count a failure on those that failed for a reason of their
     own (the row stays, support sees why: ``faktura`` logs it as an error too)."""
-    if told:
-        await db.execute(
-            "DELETE FROM booking_notice WHERE booking_key = ANY($1::text[])", list(told)
-        )
-    if failed:
-        await db.execute(
-            "UPDATE booking_notice n SET attempts = n.attempts + 1, last_error = f.error"
-            " FROM unnest($1::text[], $2::text[]) AS f(booking_key, error)"
-            " WHERE n.booking_key = f.booking_key",
-            list(failed), list(failed.values()),
-        )  # fmt: skip
+    await settle_outbox(db, BookingNotice, list(told), failed)

@@ -15,6 +15,9 @@ from datetime import timedelta
 
 import asyncpg
 
+from db.models import CreditNoteStart
+from db.outbox import settle_outbox
+
 _PENDING = (
     "SELECT s.number, s.summary, i.contract_id::text AS contract_id,"
     " i.customer_id::text AS customer_id"
@@ -39,12 +42,4 @@ async def pending(db: asyncpg.Connection, older_than: timedelta, limit: int) -> 
 
 async def settle(db: asyncpg.Connection, started: Sequence[str], failed: Mapping[str, str]) -> None:
     """Delete the rows whose workflow runs; count a failure on the others."""
-    if started:
-        await db.execute("DELETE FROM credit_note_start WHERE number = ANY($1::text[])", started)
-    if failed:
-        await db.execute(
-            "UPDATE credit_note_start s SET attempts = s.attempts + 1, last_error = f.error"
-            " FROM unnest($1::text[], $2::text[]) AS f(number, error)"
-            " WHERE s.number = f.number",
-            list(failed), list(failed.values()),
-        )  # fmt: skip
+    await settle_outbox(db, CreditNoteStart, list(started), failed)
