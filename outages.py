@@ -49,6 +49,11 @@ def unavailable_service(error: BaseException) -> str | None:
     return None
 
 
+def failure_text(error: BaseException) -> str:
+    """What a row keeps as its ``last_error``."""
+    return f"{type(error).__name__}: {error}"[:500]
+
+
 @dataclass
 class Passed:
     """What ``pass_on`` did: the keys passed on, and the errors of those that failed for a
@@ -74,7 +79,7 @@ async def pass_on(
                 log.warning("%s on left for later: %s is unavailable", key(item), service)
                 break
             log.error("%s failed: %r", key(item), error)
-            passed.failed[key(item)] = f"{type(error).__name__}: {error}"[:500]
+            passed.failed[key(item)] = failure_text(error)
             continue
         passed.done.append(key(item))
     return passed

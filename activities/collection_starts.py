@@ -17,7 +17,7 @@ from temporalio import activity
 from db import collection_starts
 from db.collection_starts import RETRY_AFTER, SETTLED, STARTED, CollectionStartRow
 from db.driver import driver_connection
-from outages import unavailable_service
+from outages import failure_text, unavailable_service
 from temporal_client import start_collection
 from workflows.models import CollectionStartsInput, CollectionStartsResult
 
@@ -47,7 +47,7 @@ class CollectionStartActivities:
                     if unavailable_service(error):
                         raise  # the activity is retried; the rows stay due
                     activity.logger.error("collection start of %s failed: %r", row.number, error)
-                    failed[row.number] = f"{type(error).__name__}: {error}"[:500]
+                    failed[row.number] = failure_text(error)
             activity.heartbeat()  # alive within a page too (the SDK throttles the calls)
 
         while True:

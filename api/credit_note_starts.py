@@ -2,18 +2,18 @@
 books the note), from the ``credit_note_start`` outbox (db/credit_note_starts.py).
 
 The request starts it right after its commit (``start_issued``), waiting at most
-START_WAIT; the API's relay (api/relays.py) starts what is left (``start_left_over``).
-``invoice-{number}`` is started once, however often either tries (temporal_client.py).
+START_WAIT (api/workflow_starts.py); the API's relay (api/relays.py) starts what is left
+(``start_left_over``). ``invoice-{number}`` is started once, however often either tries
+(temporal_client.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
 
-from api.workflow_starts import START_WAIT
+from api.workflow_starts import why_not_started
 from db import credit_note_starts
 from db.credit_note_starts import PendingStart
 from db.driver import driver_connection, driver_transaction
@@ -38,17 +38,14 @@ async def _start(state: Any, start: PendingStart) -> None:
 async def start_issued(state: Any, start: PendingStart) -> None:
     """Right after the note's commit: start its workflow and delete its row; after a
     failure, or after START_WAIT, the row stays for the relay."""
-    done, failed = [start.number], {}
-    try:
-        async with asyncio.timeout(START_WAIT.total_seconds()):
-            await _start(state, start)
-    except Exception as error:  # noqa: BLE001 - left to the relay, which tries again
-        if isinstance(error, TimeoutError):
-            error = TimeoutError(f"not started within {START_WAIT.total_seconds():g} s")
-        log.warning("workflow of credit note %s left to the relay: %r", start.number, error)
-        done, failed = [], {start.number: f"{type(error).__name__}: {error}"[:500]}
+    failure = await why_not_started(_start(state, start))
+    if failure:
+        log.warning("workflow of credit note %s left to the relay: %s", start.number, failure)
     async with driver_connection(state.session_factory) as db:
-        await credit_note_starts.settle(db, done, failed)
+        if failure:
+            await credit_note_starts.settle(db, [], {start.number: failure})
+        else:
+            await credit_note_starts.settle(db, [start.number], {})
 
 
 async def start_left_over(state: Any, *, older_than: timedelta, limit: int = 100) -> int:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +28,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from db.driver import driver_connection
 from db.models import Contract, WorkflowStart, utcnow
-from outages import pass_on
+from outages import failure_text, pass_on
 from workflows import search_attributes as sa
 from workflows.contract import ContractWorkflow
 from workflows.models import ContractState, ContractStatus, ContractWorkflowInput
@@ -130,22 +130,28 @@ async def start_pending(
     return len(passed.done)
 
 
+async def why_not_started(start: Awaitable[None]) -> str | None:
+    """Run a start right after its request's commit, waiting at most START_WAIT: None once
+    it has started, else why not (the outbox row keeps it; the relay tries again)."""
+    try:
+        async with asyncio.timeout(START_WAIT.total_seconds()):
+            await start
+    except TimeoutError:
+        return f"TimeoutError: not started within {START_WAIT.total_seconds():g} s"
+    except Exception as error:  # noqa: BLE001 - stays pending, retried by the relay
+        return failure_text(error)
+    return None
+
+
 async def start_created(state: Any, contract: Contract) -> None:
     """Start the workflow of a contract just committed and mark its outbox row; after a
     failure, or after START_WAIT, the row stays pending for the relay. No row lock is held
     while the start RPC runs: should the relay start the same run meanwhile (or should a
     start given up at START_WAIT have reached the server), USE_EXISTING makes both one, and
     a row the relay holds is left to it."""
-    failure = None
-    try:
-        async with asyncio.timeout(START_WAIT.total_seconds()):
-            await start_contract_workflow(
-                state.temporal, state.settings.temporal_task_queue, contract
-            )
-    except TimeoutError:
-        failure = f"TimeoutError: not started within {START_WAIT.total_seconds():g} s"
-    except Exception as error:  # noqa: BLE001 - stays pending, retried by the relay
-        failure = f"{type(error).__name__}: {error}"[:500]
+    failure = await why_not_started(
+        start_contract_workflow(state.temporal, state.settings.temporal_task_queue, contract)
+    )
     if failure:
         log.warning("workflow start for contract %s deferred: %s", contract.id, failure)
     async with driver_connection(state.session_factory) as db:

@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from fastapi.routing import APIRoute
@@ -76,3 +77,10 @@ async def run_and_record(
     )
     await record_history(client, workflow_id, name)
     return result
+
+
+def relay_state(session_factory: Any, temporal: Any, settings: Any) -> SimpleNamespace:
+    """What the API's relay functions read of ``app.state`` (api/relays.py)."""
+    return SimpleNamespace(
+        session_factory=session_factory, temporal=temporal, settings=settings, unsettled_keys=[]
+    )

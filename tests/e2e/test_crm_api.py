@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import date
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -25,7 +24,7 @@ from db.models import Contract, ContractVersion, Customer, ProvisioningRequest, 
 from devstack.processes import free_port
 from temporal_client import connect
 from tests.factories import business_body, consumer_body, contract_body, create_customer
-from tests.helpers import auth, eventually
+from tests.helpers import auth, eventually, relay_state
 
 pytestmark = pytest.mark.usefixtures("catalog")
 
@@ -331,9 +330,7 @@ async def waiting_start(
     """A contract recorded while Temporal was down, and what the relay and the start after
     a create need of the API's state, now with Temporal up."""
     contract_id = await _created_while_temporal_is_down(settings, api, session_factory)
-    state = SimpleNamespace(
-        session_factory=session_factory, temporal=temporal_env.client, settings=settings
-    )
+    state = relay_state(session_factory, temporal_env.client, settings)
     return contract_id, state
 
 
@@ -368,9 +365,7 @@ async def test_a_start_that_fails_for_a_reason_of_its_own_does_not_hold_up_the_o
     the rows behind it would meet it too."""
     first = await _created_while_temporal_is_down(settings, api, session_factory)
     second = await _created_while_temporal_is_down(settings, api, session_factory)
-    state = SimpleNamespace(
-        session_factory=session_factory, temporal=temporal_env.client, settings=settings
-    )
+    state = relay_state(session_factory, temporal_env.client, settings)
     real_start = workflow_starts.start_contract_workflow
     tried: list[uuid.UUID] = []
 

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -79,7 +78,7 @@ from tests.e2e.test_collection import (
 )
 from tests.e2e.test_idempotency_keys import _contract
 from tests.factories import consumer_body, contract_body, create_customer
-from tests.helpers import auth, eventually
+from tests.helpers import auth, eventually, relay_state
 from tests.outage import Outage, proxied
 from worker import running_worker
 
@@ -300,9 +299,7 @@ async def started_by_the_relay(
     async with factory() as session:
         outbox = await session.get(WorkflowStart, f"contract-{contract_id}")
         assert outbox is not None and outbox.started_at is None
-    relay = SimpleNamespace(
-        session_factory=factory, temporal=temporal_env.client, settings=settings
-    )
+    relay = relay_state(factory, temporal_env.client, settings)
     assert await start_pending(relay, contract_ids=[contract_id]) == 1
     await temporal_env.client.get_workflow_handle(f"contract-{contract_id}").describe()
     return outbox.last_error
@@ -427,9 +424,7 @@ async def test_a_credit_note_issued_while_temporal_is_down_is_sent_by_the_relay(
         assert waiting is not None and waiting.attempts == 1
         assert waiting.last_error is not None and "Failed client connect" in waiting.last_error
 
-    state = SimpleNamespace(
-        session_factory=session_factory, temporal=temporal_env.client, settings=settings
-    )
+    state = relay_state(session_factory, temporal_env.client, settings)
     assert await credit_note_starts.start_left_over(state, older_than=timedelta(0)) == 1
     handle = temporal_env.client.get_workflow_handle(f"invoice-{note}")
 
@@ -583,10 +578,7 @@ async def test_the_relay_waits_out_an_outage_with_one_line_a_round(
 ) -> None:
     """Every 2 s of a long outage, the relay says what it waits for, without a traceback."""
     engine = make_engine(f"postgresql+asyncpg://faktura@127.0.0.1:{free_port()}/gone", 1)
-    state = SimpleNamespace(
-        session_factory=make_session_factory(engine), unsettled_keys=[], temporal=None,
-        settings=settings,
-    )  # fmt: skip
+    state = relay_state(make_session_factory(engine), None, settings)
     relay = asyncio.create_task(relay_forever(state, interval=0.05))
     try:
         await eventually(lambda: asyncio.sleep(0, len(relay_lines(caplog))), lambda n: n >= 2, 10)
