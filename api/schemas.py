@@ -264,16 +264,29 @@ class PlanChangeIn(Strict):
 
 class CancellationIn(Strict):
     kind: str = Field(default="ordinary", pattern="^(ordinary|extraordinary)$")
-    end_date: date | None = Field(default=None, description="extraordinary: last day of service")
+    end_date: date | None = Field(
+        default=None, validate_default=True, description="extraordinary: last day of service"
+    )
     reason: str | None = Field(default=None, max_length=500)
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_date_fits_the_kind(cls, value: date | None, info: ValidationInfo) -> date | None:
+        kind = info.data.get("kind")
+        if kind == "extraordinary" and value is None:
+            raise ValueError("an extraordinary cancellation needs end_date")
+        if kind == "ordinary" and value is not None:
+            raise ValueError("an ordinary cancellation ends when the terms allow; leave it out")
+        return value
 
 
 class CancellationOut(BaseModel):
-    """The confirmation §312k BGB asks for: receipt time, contract, end date."""
+    """The confirmation §312k BGB asks for: receipt time, contract, end date. With 202 the
+    receipt alone: the end date follows by e-mail once the workflow has recorded it."""
 
     contract_id: uuid.UUID
     crm_reference: str
     kind: str
     received_at: datetime
-    end_date: date
+    end_date: date | None = Field(description="last day of service; null with 202")
     confirmation: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -66,6 +66,8 @@ RECORD_CANCELLATION = "record_cancellation"
 SETTLE_FINAL = "settle_final"
 
 MAX_HANDLED_REQUEST_IDS = 200
+# How far back the API's receipt stamp of a cancellation is believed (see _received_at).
+RECEIPT_TRUSTED_FOR = timedelta(days=7)
 # A new run after this many billing rounds. On a fleet of a million contracts the worker's
 # cache never holds the contract whose timer fires: the wake-up replays every earlier round
 # of the run, ~6.5 ms of worker CPU each (bench/replay_cost.py), while a new run costs ~30 ms
@@ -358,7 +360,28 @@ class ContractWorkflow:
 
     # ---------------------------------------------------------------- cancellation
 
+    def _received_at(self, request: CancelRequest) -> datetime:
+        """When the customer's declaration arrived, which sets the end (§312k BGB): the API's
+        stamp, so that a request handled late (its worker was down) ends the contract as if
+        handled at once. A stamp from the future or older than RECEIPT_TRUSTED_FOR (another
+        clock, a bogus producer) counts as received now."""
+        now = workflow.now()
+        stamp = request.received_at
+        if stamp is not None and now - RECEIPT_TRUSTED_FOR <= stamp <= now:
+            return stamp
+        return now
+
+    def _confirmed(self, request: CancelRequest) -> CancellationConfirmation | None:
+        """The confirmation of this very request, when it is already recorded: the update
+        and the signal the API sends when the worker is late carry the same request id."""
+        done = self.data.cancellation
+        if done is not None and request.request_id and done.request_id == request.request_id:
+            return done
+        return None
+
     def _cancellation_problem(self, request: CancelRequest) -> str | None:
+        if self._confirmed(request):
+            return None
         if self.data.status is ContractStatus.ENDED:
             return "the contract has ended"
         if self.data.end is not None:
@@ -368,7 +391,8 @@ class ContractWorkflow:
         if request.kind is CancellationKind.EXTRAORDINARY:
             if request.end_date is None:
                 return "an extraordinary cancellation needs end_date"
-            if request.end_date < self._today() - timedelta(days=1):
+            received_on = berlin_date(self._received_at(request))
+            if request.end_date < received_on - timedelta(days=1):
                 return "end_date lies in the past"
         elif request.end_date is not None:
             return "an ordinary cancellation ends when the terms allow; leave end_date out"
@@ -395,10 +419,13 @@ class ContractWorkflow:
 
     async def _cancel(self, request: CancelRequest) -> CancellationConfirmation:
         async with self.lock:
+            confirmed = self._confirmed(request)
+            if confirmed:
+                return confirmed
             problem = self._cancellation_problem(request)  # checked again: state may have moved
             if problem:
                 raise ApplicationError(problem, type="InvalidRequest", non_retryable=True)
-            received_at = workflow.now()
+            received_at = self._received_at(request)
             if request.kind is CancellationKind.EXTRAORDINARY:
                 assert request.end_date is not None
                 end = request.end_date + timedelta(days=1)
@@ -422,6 +449,7 @@ class ContractWorkflow:
                 received_at=received_at,
                 end_date=end - timedelta(days=1),
                 reason=request.reason,
+                request_id=request.request_id,
             )
             self.changed = True
             self._publish()

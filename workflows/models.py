@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 
 class ContractStatus(StrEnum):
@@ -60,6 +60,7 @@ class CancellationConfirmation(BaseModel):
     received_at: datetime
     end_date: date = Field(description="last day of service (inclusive)")
     reason: str | None = None
+    request_id: str | None = Field(default=None, description="the request it confirms")
 
 
 class ContractState(BaseModel):
@@ -178,6 +179,10 @@ class CancelRequest(BaseModel):
     reason: str | None = None
     requested_by: str = "api"
     request_id: str | None = Field(default=None, description="dedupes repeated signals")
+    received_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the API received it (§312k): counts for a request handled late",
+    )
 
 
 class RecordCancellationInput(BaseModel):

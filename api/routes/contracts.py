@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable
-from datetime import date, timedelta
-from typing import Annotated, TypeVar
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -294,30 +294,53 @@ def _update_id(kind: str, idempotency_key: str | None) -> str | None:
     return f"{kind}:{idempotency_key}" if idempotency_key else None
 
 
-async def _answered(call: Awaitable[T]) -> T:
-    """The workflow's answer, or a 503 after WORKFLOW_WAIT (the SDK turns the cancelled
-    wait for an update into an error of its own)."""
+class WorkflowLate(Exception):
+    """The contract's workflow did not answer within WORKFLOW_WAIT."""
+
+
+async def _within_wait(call: Awaitable[T]) -> T:
+    """The workflow's answer, or WorkflowLate after WORKFLOW_WAIT (the SDK turns the
+    cancelled wait for an update into an error of its own)."""
     try:
         async with asyncio.timeout(WORKFLOW_WAIT.total_seconds()):
             return await call
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise WorkflowLate from None
+
+
+async def _answered(call: Awaitable[T]) -> T:
+    """The workflow's answer, or a 503 after WORKFLOW_WAIT."""
+    try:
+        return await _within_wait(call)
+    except WorkflowLate:
         raise no_answer(WORKFLOW_WAIT) from None
 
 
-async def _ask(call: Awaitable[T]) -> T:
-    """Send an update; a refusal by the workflow's validator or rules becomes 409."""
+async def _asked(call: Awaitable[T]) -> T:
+    """Send an update; a refusal by the workflow's validator or rules becomes 409, a late
+    answer WorkflowLate."""
     try:
-        return await _answered(call)
+        return await _within_wait(call)
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         message = getattr(cause, "message", None) or str(cause or error)
         raise conflict(message) from None
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
-            raise conflict(
-                "the contract's workflow is not running (not started yet or ended)"
-            ) from None
+            raise _not_running() from None
         raise
+
+
+async def _ask(call: Awaitable[T]) -> T:
+    """As _asked, with a 503 for a late answer."""
+    try:
+        return await _asked(call)
+    except WorkflowLate:
+        raise no_answer(WORKFLOW_WAIT) from None
+
+
+def _not_running() -> HTTPException:
+    return conflict("the contract's workflow is not running (not started yet or ended)")
 
 
 @router.post("/{contract_id}/changes", response_model=PlanChangeResult)
@@ -354,47 +377,93 @@ async def change_contract(
     )
 
 
-@router.post("/{contract_id}/cancellation", response_model=CancellationOut)
+@router.post(
+    "/{contract_id}/cancellation",
+    response_model=CancellationOut,
+    responses={
+        202: {
+            "model": CancellationOut,
+            "description": "received while the contract's worker is down: the receipt now, "
+            "the end date by e-mail once the workflow has recorded the cancellation",
+        }
+    },
+)
 async def cancel_contract(
     contract_id: uuid.UUID,
     body: CancellationIn,
     request: Request,
+    response: Response,
     session: SessionDep,
     principal: Annotated[Principal, Depends(RequireRole(*READERS))],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> CancellationOut:
     """Cancel ordinarily (earliest end the terms allow) or extraordinarily (a given date).
-    The answer is the confirmation §312k BGB requires: receipt time, contract, end date."""
+    The answer is the confirmation §312k BGB requires: receipt time, contract, end date.
+
+    The receipt time is this request's arrival, also when the workflow handles it late: if
+    its worker does not answer within WORKFLOW_WAIT, the request is handed to the workflow
+    as a signal, which Temporal keeps, and the answer is 202 with the receipt alone."""
+    received_at = datetime.now(UTC)
     contract = await session.get(Contract, contract_id)
     if contract is None:
         raise not_found("contract")
     crm_reference = contract.crm_reference
     await session.rollback()  # no transaction open while the workflow answers
+    request_id = _update_id("cancel", idempotency_key) or f"cancel:{uuid.uuid4()}"
     cancel = CancelRequest(
         kind=CancellationKind(body.kind),
         end_date=body.end_date,
         reason=body.reason,
         requested_by=principal.actor,
-        request_id=_update_id("cancel", idempotency_key),
+        request_id=request_id,
+        received_at=received_at,
     )
-    confirmed = await _ask(
-        _handle(request, contract_id).execute_update(
-            ContractWorkflow.cancel, cancel, id=_update_id("cancel", idempotency_key)
+    handle = _handle(request, contract_id)
+    try:
+        confirmed = await _asked(
+            handle.execute_update(ContractWorkflow.cancel, cancel, id=request_id)
         )
-    )
+    except WorkflowLate:
+        await _hand_over_cancellation(handle, cancel)
+        response.status_code = status.HTTP_202_ACCEPTED
+        return CancellationOut(
+            contract_id=contract_id,
+            crm_reference=crm_reference,
+            kind=cancel.kind.value,
+            received_at=received_at,
+            end_date=None,
+            confirmation=receipt_text(received_at, crm_reference, None),
+        )
     return CancellationOut(
         contract_id=contract_id,
         crm_reference=crm_reference,
         kind=confirmed.kind.value,
         received_at=confirmed.received_at,
         end_date=confirmed.end_date,
-        confirmation=(
-            f"Wir bestätigen den Eingang Ihrer Kündigung am "
-            f"{confirmed.received_at:%d.%m.%Y um %H:%M} Uhr (UTC) für den Vertrag "
-            f"{crm_reference}. Der Vertrag endet mit Ablauf des "
-            f"{confirmed.end_date:%d.%m.%Y}."
-        ),
+        confirmation=receipt_text(confirmed.received_at, crm_reference, confirmed.end_date),
     )
+
+
+async def _hand_over_cancellation(handle: Any, cancel: CancelRequest) -> None:
+    """The signal is in the workflow's history at once and is handled when its worker is
+    back, with the same request id as the update the server may still hold: one effect."""
+    try:
+        await handle.signal(ContractWorkflow.cancellation_requested, cancel)
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise _not_running() from None
+        raise
+
+
+def receipt_text(received_at: datetime, crm_reference: str, end_date: date | None) -> str:
+    """The text the customer gets (German, as the contract's market)."""
+    receipt = (
+        f"Wir bestätigen den Eingang Ihrer Kündigung am {received_at:%d.%m.%Y um %H:%M} Uhr "
+        f"(UTC) für den Vertrag {crm_reference}."
+    )
+    if end_date is None:
+        return receipt + " Das Vertragsende teilen wir Ihnen gesondert per E-Mail mit."
+    return receipt + f" Der Vertrag endet mit Ablauf des {end_date:%d.%m.%Y}."
 
 
 @router.get("/{contract_id}/state", response_model=ContractStateView)

@@ -8,13 +8,14 @@ refused) and restores, as a restart or a network fault would."""
 from __future__ import annotations
 
 import asyncio
+import calendar
 import json
 import logging
 import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ from db.models import (
 )
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
+from domain.berlin_time import berlin_date, berlin_today
 from outages import DATABASE, TEMPORAL
 from temporal_client import DATA_CONVERTER, connect, relay_bookings
 from tests.e2e.test_collection import (
@@ -81,6 +83,7 @@ from tests.factories import consumer_body, contract_body, create_customer
 from tests.helpers import auth, eventually, relay_state
 from tests.outage import Outage, proxied
 from worker import running_worker
+from workflows.contract import ContractWorkflow
 
 pytestmark = pytest.mark.usefixtures("catalog")
 Factory = async_sessionmaker[AsyncSession]
@@ -243,6 +246,68 @@ async def test_a_workflow_without_its_worker_is_a_503_and_the_repeat_changes_onc
         assert "did not answer within 2 s" in unanswered.json()["detail"]
     async with running_worker(settings, temporal_env.client):
         await changed_once(api, contract["id"], keyed, session_factory)
+
+
+def one_month_after(day: date) -> date:
+    """§188 BGB: the same day a month later, or the month's last day if it has none."""
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+async def test_a_cancellation_while_the_worker_is_down_counts_from_its_arrival(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    temporal_env: Any,
+    session_factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """§312k BGB: the receipt time sets the end. Without its worker the request gets 202 with
+    the receipt at once; the workflow, back with its worker, records the cancellation as
+    received then (not when it handled it), once, though the server also held the update."""
+    monkeypatch.setattr(contract_routes, "WORKFLOW_WAIT", timedelta(seconds=2))
+    customer = await create_customer(api, consumer_body())
+    body = contract_body(
+        customer["id"],
+        start_date=(berlin_today() - timedelta(days=100)).isoformat(),  # past its minimum term
+        items=[{"product_code": "hosting-m-monthly", "domain": "kuendigung.de"}],
+    )
+    async with running_worker(settings, temporal_env.client):
+        contract = (await api.post("/v1/contracts", json=body, headers=auth("crm"))).json()
+        handle = temporal_env.client.get_workflow_handle_for(
+            ContractWorkflow.run, f"contract-{contract['id']}"
+        )
+        await eventually(
+            lambda: handle.query(ContractWorkflow.state), lambda s: s.periods_billed >= 4, 30
+        )
+    path = f"/v1/contracts/{contract['id']}/cancellation"
+    keyed = {**auth("crm"), "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    sent_at = datetime.now(UTC)
+    received = await api.post(path, json={"kind": "ordinary"}, headers=keyed)
+    assert received.status_code == 202, received.text
+    receipt = received.json()
+    received_at = datetime.fromisoformat(receipt["received_at"])
+    assert sent_at <= received_at <= sent_at + timedelta(seconds=1)
+    assert receipt["end_date"] is None
+    assert "gesondert per E-Mail" in receipt["confirmation"]
+    again = await api.post(path, json={"kind": "ordinary"}, headers=keyed)
+    assert (again.status_code, again.json()) == (202, receipt)
+
+    await asyncio.sleep(1.5)  # handled noticeably later than received
+    async with running_worker(settings, temporal_env.client):
+        view = await eventually(
+            lambda: handle.query(ContractWorkflow.state), lambda s: s.cancellation is not None, 30
+        )
+    confirmation = view.cancellation
+    assert confirmation.received_at == received_at
+    assert confirmation.end_date == one_month_after(berlin_date(received_at))
+    async with session_factory() as session:
+        reasons = await session.scalars(
+            select(ContractVersion.reason).where(
+                ContractVersion.contract_id == uuid.UUID(contract["id"])
+            )
+        )
+        assert sorted(reasons) == ["cancellation", "created"]
+    assert [r for r in view.rejected_requests if r.kind == "cancellation"] == []
 
 
 async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(

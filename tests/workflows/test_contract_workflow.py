@@ -402,12 +402,13 @@ async def test_invalid_requests_leave_the_workflow_unchanged(
     cases = [
         ("/changes", {"items": [{"product_code": "nope"}]}, 422, "items"),
         ("/changes", {"items": []}, 422, "items"),
-        ("/cancellation", {"kind": "extraordinary"}, 409, "needs end_date"),
+        ("/cancellation", {"kind": "extraordinary"}, 422, "needs end_date"),
+        ("/cancellation", {"kind": "ordinary", "end_date": "2027-05-01"}, 422, "leave it out"),
         (
             "/cancellation",
-            {"kind": "ordinary", "end_date": "2027-05-01"},
+            {"kind": "extraordinary", "end_date": "2027-03-30"},
             409,
-            "leave end_date out",
+            "end_date lies in the past",
         ),
         ("/cancellation", {"kind": "sometime"}, 422, "kind"),
     ]
