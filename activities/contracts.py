@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
@@ -27,7 +27,14 @@ from db.contracts import (
 )
 from db.driver import driver_of, insert_row
 from db.invoices import IssuedInvoice, issue_for_entry
-from db.models import BillingEntry, Contract, ContractVersion, Customer, PriceList
+from db.models import (
+    BillingEntry,
+    Cancellation,
+    Contract,
+    ContractVersion,
+    Customer,
+    PriceList,
+)
 from domain.billing import Line, LineKind, due_lines, plan_change, unused_credit
 from workflows.models import (
     BillingEntryResult,
@@ -297,6 +304,17 @@ class ContractActivities:
                 recorded_by=input.requested_by,
             )
             session.add(version)
+            if input.kind is not None and input.received_at is not None:
+                session.add(
+                    Cancellation(
+                        contract_id=contract_id,
+                        kind=input.kind.value,
+                        received_at=input.received_at,
+                        end_date=input.end - timedelta(days=1),
+                        reason=input.reason,
+                        requested_by=input.requested_by,
+                    )
+                )
             return version.version
 
     @activity.defn

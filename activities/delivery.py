@@ -1,8 +1,8 @@
 """Delivery of documents: e-mail with an exactly-once effect, postal fallback, print batches.
 
-``send_document`` is the one path for every document (invoices now; dunning letters and
-cancellation confirmations reuse it): an outbox row per (purpose, reference) with a
-deterministic Message-ID decides whether a mail was already accepted.
+``send_document`` is the one path for every document (invoices, dunning letters, notices,
+cancellation confirmations): an outbox row per (purpose, reference) with a deterministic
+Message-ID decides whether a mail was already accepted.
 
 The remaining at-least-once window: the SMTP server accepted the message but the worker
 died before the outbox row was marked ``sent`` (milliseconds). The retry then sends again
@@ -34,16 +34,24 @@ from activities.archive import write_all_once
 from activities.collection import letter_path
 from activities.invoicing import InvoiceActivities
 from config import Settings, SmtpSecurity
+from db.contracts import latest_version
 from db.driver import driver_transaction
+from db.invoices import buyer_snapshot
 from db.models import (
+    Cancellation,
+    Contract,
+    Customer,
     InvoiceDocument,
     PostalItem,
     PrintBatch,
+    Product,
     SepaDebit,
 )
+from documents.letters import CancellationLetter, render_cancellation_letter
 from documents.mail import (
     MailContent,
     build_message,
+    cancellation_mail,
     dunning_mail,
     envelope,
     invoice_mail,
@@ -171,6 +179,7 @@ class DeliveryActivities:
             "invoice": self._compose_invoice,
             "dunning": self._compose_dunning,
             "notice": self._compose_notice,
+            "cancellation": self._compose_cancellation,
         }
         self.invoices = invoices
 
@@ -210,6 +219,36 @@ class DeliveryActivities:
             ).scalar_one()
         )
         return notice_mail(doc, kind, debit), pdf
+
+    async def _compose_cancellation(
+        self, session: AsyncSession, purpose: str, contract_id: str
+    ) -> tuple[MailContent, Path]:
+        """The §312k BGB confirmation of a contract's cancellation, as recorded; the letter
+        is archived once (cancellations/<contract>.pdf) and goes to print instead."""
+        cancellation = await session.get(Cancellation, uuid.UUID(contract_id))
+        assert cancellation is not None, f"no cancellation recorded for contract {contract_id}"
+        contract = await session.get(Contract, cancellation.contract_id)
+        assert contract is not None
+        customer = await session.get(Customer, contract.customer_id)
+        assert customer is not None
+        letter = CancellationLetter(
+            contract_reference=contract.crm_reference,
+            kind=cancellation.kind,
+            received_at=cancellation.received_at,
+            end_date=cancellation.end_date,
+            reason=cancellation.reason,
+            items=await _covered(session, contract.id),
+            recorded_at=cancellation.recorded_at,
+            seller=self.settings.seller.model_dump(),
+            buyer=buyer_snapshot(customer),
+        )
+        path = self.settings.archive_dir / "cancellations" / f"{contract_id}.pdf"
+        if path.exists():
+            pdf = path.read_bytes()
+        else:
+            pdf = render_cancellation_letter(letter)
+            write_all_once({path: pdf})
+        return cancellation_mail(letter, pdf), path
 
     async def _compose_invoice(
         self, session: AsyncSession, purpose: str, number: str
@@ -326,6 +365,19 @@ class DeliveryActivities:
                            sha256=hashlib.sha256(pdf).hexdigest())
             )  # fmt: skip
             return PrintBatchResult(day=input.day, items=len(items), pdf_path=str(pdf_path))
+
+
+async def _covered(session: AsyncSession, contract_id: uuid.UUID) -> list[str]:
+    """What the contract covers, as the customer knows it: "Webhosting M (beispiel.de)"."""
+    items = (await latest_version(session, contract_id)).items
+    codes = {item["product_code"] for item in items}
+    rows = await session.execute(select(Product.code, Product.name).where(Product.code.in_(codes)))
+    names: dict[str, str] = dict(rows.all())  # type: ignore[arg-type]  # (code, name) rows
+    return [
+        names.get(item["product_code"], item["product_code"])
+        + (f" ({item['domain']})" if item.get("domain") else "")
+        for item in items
+    ]
 
 
 OUTBOX = "id, message_id, recipient, status, attempts, smtp_reply"

@@ -142,6 +142,22 @@ class ContractVersion(SQLModel, table=True):
     recorded_at: datetime = _timestamp()
 
 
+class Cancellation(SQLModel, table=True):
+    """A contract's cancellation as §312k BGB asks to confirm it: the declaration, its
+    receipt time and the end it leads to. Kept for support and as proof; the confirmation
+    letter is built from it (activities/delivery.py)."""
+
+    __tablename__ = "cancellation"
+
+    contract_id: uuid.UUID = Field(primary_key=True, foreign_key="contract.id")
+    kind: str = Field(max_length=20)  # ordinary | extraordinary
+    received_at: datetime = Field(sa_type=DateTime(timezone=True))
+    end_date: date  # the last day of service (inclusive)
+    reason: str | None = Field(default=None, max_length=500)
+    requested_by: str = Field(max_length=64)
+    recorded_at: datetime = _timestamp()
+
+
 class IdempotencyRecord(SQLModel, table=True):
     """One request key per scope: a repeated request returns the first one's resource."""
 

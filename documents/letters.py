@@ -1,4 +1,5 @@
-"""Dunning letters as PDF/A (same letterhead as the invoices), German or English."""
+"""Letters as PDF/A (same letterhead as the invoices), German or English: dunning letters
+and cancellation confirmations."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from documents.pdf import _compiler, _day, _environment, _grouped, _money, letterhead
 from documents.texts import texts
+from domain.berlin_time import berlin_clock, berlin_date
 
 TITLES = {
     "de": {
@@ -136,8 +138,96 @@ def render_dunning_letter(letter: DunningLetter) -> bytes:
         "total": money(letter.total_cents),
         "notes": paragraphs[split + 1 :],
     }
-    markup = _environment().get_template("dunning.typ.j2").render(**context)
-    stamp = datetime.combine(letter.letter_date, time(0), UTC)
+    return _compiled(context, letter.letter_date)
+
+
+def _compiled(context: dict[str, Any], letter_date: date) -> bytes:
+    """The letter as PDF/A; the same bytes for the same context (dated, not timestamped)."""
+    markup = _environment().get_template("letter.typ.j2").render(**context)
+    stamp = datetime.combine(letter_date, time(0), UTC)
     return _compiler().compile(
         input=markup.encode(), format="pdf", pdf_standards=["a-3b"], timestamp=stamp
     )
+
+
+@dataclass(frozen=True)
+class CancellationLetter:
+    """The confirmation §312k BGB asks for: the declaration, its receipt time, the end."""
+
+    contract_reference: str
+    kind: str  # ordinary | extraordinary
+    received_at: datetime  # aware
+    end_date: date  # the last day of service
+    reason: str | None
+    items: list[str]  # what the contract covers, e.g. "Webhosting M (beispiel.de)"
+    recorded_at: datetime  # when the cancellation was recorded: the letter's date
+    seller: dict[str, Any]
+    buyer: dict[str, Any]
+
+    @property
+    def language(self) -> str:
+        return str(self.buyer.get("language", "de"))
+
+    @property
+    def title(self) -> str:
+        return "Kündigungsbestätigung" if self.language == "de" else "Confirmation of cancellation"
+
+
+def cancellation_paragraphs(letter: CancellationLetter) -> list[str]:
+    """What the letter and the e-mail say after the greeting: receipt, contract, end."""
+    received = berlin_clock(letter.received_at)
+    covered = ", ".join(letter.items)
+    if letter.language == "de":
+        kind = "ordentlichen" if letter.kind == "ordinary" else "außerordentlichen"
+        said = [
+            f"wir bestätigen den Eingang Ihrer {kind} Kündigung am "
+            f"{received:%d.%m.%Y um %H:%M} Uhr.",
+            f"Gekündigter Vertrag: {letter.contract_reference} ({covered}).",
+        ]
+        if letter.reason:
+            said.append(f"Angegebener Grund: {letter.reason}")
+        return [
+            *said,
+            f"Der Vertrag endet mit Ablauf des {letter.end_date:%d.%m.%Y}. Bis dahin erbringen "
+            "wir unsere Leistungen wie vereinbart, danach berechnen wir nichts mehr. Was Sie "
+            "für die Zeit nach dem Vertragsende schon bezahlt haben, schreiben wir Ihnen mit "
+            "der Schlussabrechnung gut.",
+        ]
+    kind = "ordinary" if letter.kind == "ordinary" else "extraordinary"
+    said = [
+        f"we confirm that we received your {kind} cancellation on "
+        f"{received:%d %b %Y at %H:%M} (German time).",
+        f"Contract cancelled: {letter.contract_reference} ({covered}).",
+    ]
+    if letter.reason:
+        said.append(f"Reason given: {letter.reason}")
+    return [
+        *said,
+        f"The contract ends at the end of {letter.end_date:%d %b %Y}. Until then we provide "
+        "our services as agreed; after that we charge nothing more. Whatever you have paid "
+        "for the time after the end is credited to you with the final invoice.",
+    ]
+
+
+def render_cancellation_letter(letter: CancellationLetter) -> bytes:
+    de = letter.language == "de"
+    t = texts(letter.language)
+    locale = "de_DE" if de else "en_GB"
+    letter_date = berlin_date(letter.recorded_at)
+    context = {
+        **letterhead(letter.seller, letter.buyer, t),
+        "lang": letter.language,
+        "title": letter.title,
+        "header_rows": [
+            ("Datum" if de else "Date", _day(letter_date, locale)),
+            (t.customer_number, letter.buyer["customer_number"]),
+            ("Vertrag" if de else "Contract", letter.contract_reference),
+        ],
+        "intro": [
+            ("Guten Tag " if de else "Hello ") + letter.buyer["name"] + ",",
+            *cancellation_paragraphs(letter),
+        ],
+        "items": [],
+        "notes": ["Mit freundlichen Grüßen" if de else "Kind regards", letter.seller["name"]],
+    }
+    return _compiled(context, letter_date)

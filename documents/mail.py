@@ -29,6 +29,7 @@ import segno
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from segno import helpers as qr_helpers
 
+from documents.letters import CancellationLetter, cancellation_paragraphs
 from documents.model import InvoiceDoc, euros
 from documents.pdf import _day, _grouped, _masked, _money
 
@@ -392,3 +393,34 @@ def notice_mail(doc: InvoiceDoc, kind: str, debit: Any | None) -> MailContent:
         f"<p>{escape(seller['name'])}</p></body></html>"
     )
     return MailContent(recipient=doc.buyer["email"], subject=subject, text=text, html=html)
+
+
+def cancellation_mail(letter: CancellationLetter, letter_pdf: bytes) -> MailContent:
+    """The cancellation confirmation: the e-mail itself states it (text form, §126b BGB);
+    the letter is attached for the customer's files."""
+    de = letter.language == "de"
+    if de:
+        subject = f"Kündigungsbestätigung für Ihren Vertrag {letter.contract_reference}"
+    else:
+        subject = f"Confirmation of cancellation: contract {letter.contract_reference}"
+    hello = ("Guten Tag " if de else "Hello ") + letter.buyer["name"] + ","
+    regards = "Mit freundlichen Grüßen" if de else "Kind regards"
+    parts = [hello, *cancellation_paragraphs(letter), f"{regards}\n{letter.seller['name']}"]
+    text = "\n\n".join(parts) + "\n"
+    html = (
+        "<html><body><p>"
+        + "</p><p>".join(escape(part).replace("\n", "<br>") for part in parts)
+        + "</p></body></html>"
+    )
+    filename = (
+        f"{letter.contract_reference}-kuendigung.pdf"
+        if de
+        else (f"{letter.contract_reference}-cancellation.pdf")
+    )
+    return MailContent(
+        recipient=letter.buyer["email"],
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=(Attachment(filename, letter_pdf, "application/pdf"),),
+    )

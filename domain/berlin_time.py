@@ -21,9 +21,14 @@ def berlin_offset(moment: datetime) -> timedelta:
     return timedelta(hours=2 if summer_from <= utc < summer_until else 1)
 
 
+def berlin_clock(moment: datetime) -> datetime:
+    """The German wall-clock time at ``moment`` (naive, for display)."""
+    return (moment.astimezone(UTC) + berlin_offset(moment)).replace(tzinfo=None)
+
+
 def berlin_date(moment: datetime) -> date:
     """The German calendar day at ``moment``."""
-    return (moment.astimezone(UTC) + berlin_offset(moment)).date()
+    return berlin_clock(moment).date()
 
 
 def berlin_midnight(day: date) -> datetime:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from fastapi.routing import APIRoute
 from temporalio.client import Client
+
+from devstack.smtp_sink import MailSink
 
 KEYS = {
     "crm": "test-crm-key",
@@ -46,6 +51,17 @@ async def eventually(
         if check(value) or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.2)
+
+
+def sent_mails(sink: MailSink, message_id_part: str) -> list[EmailMessage]:
+    """The mails in the sink whose Message-ID contains ``message_id_part`` (a document's
+    number, or a whole Message-ID)."""
+    found = []
+    for path in sink.messages():
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message_id_part in str(message["Message-ID"]):
+            found.append(message)
+    return found
 
 
 HISTORIES = Path(__file__).parent / "histories"

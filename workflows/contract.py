@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import timers, versions
     from workflows.hand_over import hand_over
-    from workflows.invoice import InvoiceWorkflow
+    from workflows.invoice import SEND_DOCUMENT, InvoiceWorkflow
     from workflows.models import (
         BillingEntryResult,
         BillPeriodInput,
@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ContractStatus,
         ContractSummary,
         ContractWorkflowInput,
+        DeliveryResult,
         DunningLevelChanged,
         GridChangeModel,
         InvoiceWorkflowInput,
@@ -49,11 +50,12 @@ with workflow.unsafe.imports_passed_through():
         ProvisionResult,
         RecordCancellationInput,
         RejectedRequest,
+        SendDocumentInput,
         SetContractStatusInput,
         SettleFinalInput,
         SuspensionRequest,
     )
-    from workflows.options import DB_STEP, EXTERNAL_CALL
+    from workflows.options import DB_STEP, DELIVERY, EXTERNAL_CALL
     from workflows.steps import local_steps, run_step
 
 # Activity names (implemented in activities/contracts.py; by name, so workflows stay IO-free).
@@ -85,6 +87,8 @@ NEW_RUN_AFTER_CHANGE = "new-run-after-change"
 HAND_OVER_INVOICES = "hand-over-invoices"
 # Patch: a new run after PERIODS_PER_RUN billing rounds instead of PERIODS_PER_RUN_BEFORE.
 SHORT_RUNS = "short-runs"
+# Patch: a cancellation is confirmed to the customer in text form (e-mail or letter).
+CONFIRM_CANCELLATION = "cancellation-confirmation"
 
 
 def _terms(data: ContractState) -> Terms:
@@ -138,6 +142,7 @@ class ContractWorkflow:
             async with self.lock:
                 billed = await self._bill_due_periods()
             await self._hand_over_issued()  # outside the lock: updates need not wait for SMTP
+            await self._confirm_cancellation()  # so too the cancellation's confirmation
             today = self._today()
             if self._ends_by(today):
                 return await self._finish()
@@ -253,6 +258,21 @@ class ContractWorkflow:
             number = self.to_hand_over.pop(0)
             await hand_over(number, self.contract_id, self.customer_id, self._today())
 
+    async def _confirm_cancellation(self) -> None:
+        """The confirmation §312k BGB asks for in text form, with receipt time and end: by
+        e-mail, or by post for a customer who chose it (send_document, once per contract)."""
+        if not self.data.confirmation_due:
+            return
+        await workflow.execute_activity(
+            SEND_DOCUMENT,
+            SendDocumentInput(
+                purpose="cancellation", reference=self.contract_id, customer_id=self.customer_id
+            ),
+            result_type=DeliveryResult,
+            **DELIVERY,
+        )
+        self.data.confirmation_due = False
+
     def _advance(self, not_before: date) -> None:
         anchor = self.data.terms.start  # type: ignore[union-attr]
         self.data.billed_through = not_before
@@ -261,6 +281,7 @@ class ContractWorkflow:
     async def _finish(self) -> ContractSummary:
         """Settle what was paid beyond the end, deprovision, and complete."""
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._confirm_cancellation()
         end = self.data.end
         if self.data.status is not ContractStatus.PENDING and end is not None:
             issuing = versions.patched(ISSUE_INVOICES)
@@ -439,10 +460,14 @@ class ContractWorkflow:
                     end=end,
                     change_key=f"cancel:{request.request_id or workflow.uuid4()}",
                     requested_by=request.requested_by,
+                    kind=request.kind,
+                    received_at=received_at,
+                    reason=request.reason,
                 ),
                 DB_STEP,
             )
             self.data.end = end
+            self.data.confirmation_due = versions.patched(CONFIRM_CANCELLATION)
             self.data.cancellation = CancellationConfirmation(
                 contract_id=self.contract_id,
                 kind=request.kind,

@@ -75,6 +75,7 @@ class ContractState(BaseModel):
     periods_billed: int = 0
     end: date | None = None  # exclusive
     cancellation: CancellationConfirmation | None = None
+    confirmation_due: bool = False  # the cancellation's confirmation is still to be sent
     payment_method: str | None = None
     dunning_level: int = 0
     dunning_levels: dict[str, int] = Field(default_factory=dict)
@@ -190,6 +191,10 @@ class RecordCancellationInput(BaseModel):
     end: date
     change_key: str
     requested_by: str
+    # what the confirmation states (runs before the patch cancellation-confirmation: none)
+    kind: CancellationKind | None = None
+    received_at: datetime | None = None
+    reason: str | None = None
 
 
 class SettleFinalInput(BaseModel):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-SHAPE = 3
+SHAPE = 4
 
 # patch id -> the first shape that has the change on without asking
 IN_SHAPE = {
@@ -28,6 +28,7 @@ IN_SHAPE = {
     "one-step-hand-over": 1,
     "short-runs": 2,
     "dispute-recheck": 3,
+    "cancellation-confirmation": 4,
 }
 
 

@@ -383,8 +383,9 @@ async def change_contract(
     responses={
         202: {
             "model": CancellationOut,
-            "description": "received while the contract's worker is down: the receipt now, "
-            "the end date by e-mail once the workflow has recorded the cancellation",
+            "description": "received while the contract's worker is down: the receipt now; "
+            "the confirmation with the end date follows by e-mail (or letter) once the "
+            "workflow has recorded the cancellation",
         }
     },
 )
@@ -462,7 +463,7 @@ def receipt_text(received_at: datetime, crm_reference: str, end_date: date | Non
         f"(UTC) für den Vertrag {crm_reference}."
     )
     if end_date is None:
-        return receipt + " Das Vertragsende teilen wir Ihnen gesondert per E-Mail mit."
+        return receipt + " Das Vertragsende bestätigen wir Ihnen gesondert."
     return receipt + f" Der Vertrag endet mit Ablauf des {end_date:%d.%m.%Y}."
 
 

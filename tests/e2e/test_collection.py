@@ -4,8 +4,6 @@ Amounts, dates, fees and interest are computed by hand in this file."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
@@ -47,7 +45,7 @@ from tests.factories import (
     create_customer,
     transfer_consumer_body,
 )
-from tests.helpers import auth, eventually, record_history, run_and_record
+from tests.helpers import auth, eventually, record_history, run_and_record, sent_mails
 from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.invoice import DISPUTE_LOOK_EVERY, InvoiceWorkflow
 from workflows.models import (
@@ -210,15 +208,6 @@ def read(path: str) -> bytes:
         return file.read()
 
 
-def mails_about(sink: MailSink, number: str) -> list[email.message.EmailMessage]:
-    found = []
-    for path in sink.messages():
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if number in str(message["Message-ID"]):
-            found.append(message)
-    return found
-
-
 async def test_on_time_debit_is_collected_once_and_paid(
     api: httpx.AsyncClient,
     temporal_env: WorkflowEnvironment,
@@ -335,7 +324,7 @@ async def test_am04_return_is_presented_again_then_paid(
     assert second is not None and second.end_to_end_id == f"{number}-2"
     assert second.collection_date >= berlin_today() + timedelta(days=7)
     notices = await eventually(
-        lambda: asyncio.sleep(0, [m for m in mails_about(mail_sink, number) if "notice-represent" in m["Message-ID"]]),
+        lambda: asyncio.sleep(0, [m for m in sent_mails(mail_sink, number) if "notice-represent" in m["Message-ID"]]),
         bool, 20,
     )  # fmt: skip
     text = notices[0].get_body(("plain",)).get_content()
@@ -423,7 +412,7 @@ async def test_md06_refund_switches_to_transfer_and_asks_for_a_mandate(
     )
     assert state.json()["payment_method"] == "bank_transfer"  # what support sees, too
     notices = await eventually(
-        lambda: asyncio.sleep(0, [m for m in mails_about(mail_sink, number) if "notice-new_mandate" in m["Message-ID"]]),
+        lambda: asyncio.sleep(0, [m for m in sent_mails(mail_sink, number) if "notice-new_mandate" in m["Message-ID"]]),
         bool, 20,
     )  # fmt: skip
     assert "neues SEPA-Lastschriftmandat" in notices[0].get_body(("plain",)).get_content()
@@ -511,7 +500,7 @@ async def test_no_payment_walks_the_ladder_suspends_and_payment_resumes(
 
     assert await eventually(contract_status, lambda s: s == "suspended", 30) == "suspended"
     letters = {
-        m["Message-ID"]: m for m in mails_about(mail_sink, number) if "dunning" in m["Message-ID"]
+        m["Message-ID"]: m for m in sent_mails(mail_sink, number) if "dunning" in m["Message-ID"]
     }
     assert len(letters) == 3
 
@@ -612,7 +601,7 @@ async def test_a_dispute_pauses_the_ladder(
         await eventually(lambda: invoice_status(temporal_env, number), lambda s: s == "disputed")
         == "disputed"
     )
-    assert [m for m in mails_about(mail_sink, number) if "dunning" in m["Message-ID"]] == []
+    assert [m for m in sent_mails(mail_sink, number) if "dunning" in m["Message-ID"]] == []
     stored = await receivable(session_factory, number)
     assert stored is not None and stored.disputed and stored.dunning_step is None
 
@@ -647,7 +636,7 @@ async def test_a_dispute_lifted_while_its_signal_was_lost_resumes_within_a_day(
 
     await temporal_env.fast_forward(handle, DISPUTE_LOOK_EVERY + timedelta(hours=1))
     assert await eventually(lambda: invoice_status(temporal_env, number), "reminder".__eq__, 30)
-    reminders = [m for m in mails_about(mail_sink, number) if "dunning" in m["Message-ID"]]
+    reminders = [m for m in sent_mails(mail_sink, number) if "dunning" in m["Message-ID"]]
     assert [m["Message-ID"].split(".")[0] for m in reminders] == ["<dunning-reminder"]
     await record_history(temporal_env.client, f"invoice-{number}", "invoice-dispute")
 

@@ -7,12 +7,10 @@ import asyncio
 import contextlib
 import csv
 import dataclasses
-import email
-import email.policy
 import hashlib
 import uuid
 from datetime import date
-from email.message import EmailMessage, Message
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +29,13 @@ from devstack.processes import free_port
 from devstack.smtp_sink import MailSink
 from domain.berlin_time import berlin_today
 from tests.factories import business_body, consumer_body, contract_body, create_customer
-from tests.helpers import auth, eventually
+from tests.helpers import auth, eventually, sent_mails
 from worker import running_worker
 from workflows.models import PrintBatchInput, SendDocumentInput
 from workflows.print_batch import PrintBatchWorkflow
 
 FIRST = berlin_today().replace(day=1)
 HOSTING = [{"product_code": "hosting-m-monthly", "domain": "zustellung.de"}]
-
-
-def mails_with(sink: MailSink, msgid: str) -> list[EmailMessage]:
-    found = []
-    for path in sink.messages():
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if message["Message-ID"] == msgid:
-            found.append(message)
-    return found
 
 
 async def invoice_of(
@@ -86,7 +75,7 @@ async def test_invoice_mail_content(
     invoice = await invoice_of(api, await create_customer(api))
     number = invoice["number"]
     [mail] = await eventually(
-        lambda: asyncio.sleep(0, mails_with(mail_sink, msgid(number))), bool, 30
+        lambda: asyncio.sleep(0, sent_mails(mail_sink, msgid(number))), bool, 30
     )
     assert mail["To"] == "erika@example.org"
     assert mail["Subject"] == f"Ihre Rechnung {number} über 19,98 €"
@@ -110,7 +99,7 @@ async def test_transfer_customer_gets_bank_details_girocode_and_xrechnung(
     public = business_body(buyer_reference="04011000-1234512345-06", language="en")
     invoice = await invoice_of(api, await create_customer(api, public))
     [mail] = await eventually(
-        lambda: asyncio.sleep(0, mails_with(mail_sink, msgid(invoice["number"]))), bool, 30
+        lambda: asyncio.sleep(0, sent_mails(mail_sink, msgid(invoice["number"]))), bool, 30
     )
     assert mail["Subject"] == f"Your invoice {invoice['number']} for €19.97"
     text = mail.get_body(("plain",)).get_content()
@@ -147,7 +136,7 @@ async def test_smtp_down_for_a_while_then_exactly_one_mail(
                 60,
             )
             assert row is not None and row.status == "sent" and row.smtp_reply
-            assert len(mails_with(sink, msgid(number))) == 1
+            assert len(sent_mails(sink, msgid(number))) == 1
             assert len(sink.messages()) == 1
         finally:
             sink.stop()
@@ -221,7 +210,7 @@ async def test_postal_customer_gets_no_mail(
         lambda r: r is not None and r.status == "postal",
     )
     assert row is not None and row.attempts == 0
-    assert mails_with(mail_sink, msgid(invoice["number"])) == []
+    assert sent_mails(mail_sink, msgid(invoice["number"])) == []
 
 
 class WorkerKilled(BaseException):
@@ -287,7 +276,7 @@ async def test_crash_between_send_and_record_gives_at_most_one_duplicate_with_th
         sink.stop()
     same_id = f"<invoice-copy.{request.reference}@faktura.example>"
     assert result.status == again.status == "sent"
-    delivered = mails_with(sink, same_id)
+    delivered = sent_mails(sink, same_id)
     assert len(delivered) == 2  # the one duplicate, with the same Message-ID
     assert len(sink.messages()) == 2
     async with session_factory() as session:
@@ -329,7 +318,7 @@ async def test_two_attempts_at_the_same_time_send_one_mail(
     finally:
         sink.stop()
     assert [result.status for result in results] == ["sent", "sent"]
-    assert len(mails_with(sink, f"<invoice-copy.{request.reference}@faktura.example>")) == 1
+    assert len(sent_mails(sink, f"<invoice-copy.{request.reference}@faktura.example>")) == 1
     assert len(sink.messages()) == 1
 
 

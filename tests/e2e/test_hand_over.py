@@ -28,9 +28,9 @@ from db.models import OutboxMessage, SepaDebit
 from devstack.smtp_sink import MailSink
 from domain.berlin_time import berlin_today
 from tests.camt_files import Entry, camt054
-from tests.e2e.test_collection import import_file, invoice_status, mails_about
+from tests.e2e.test_collection import import_file, invoice_status
 from tests.factories import contract_body, create_customer
-from tests.helpers import auth, eventually
+from tests.helpers import auth, eventually, sent_mails
 from worker import running_worker
 from workflows.contract import ContractWorkflow
 from workflows.models import BillPeriodInput, NumberInput
@@ -105,7 +105,7 @@ async def test_a_booking_before_the_hand_over_sends_debits_and_starts_nothing_tw
         ).scalar_one()
     assert [(row.purpose, row.status) for row in outbox] == [("invoice", "sent")]
     assert debits == 0  # paid before any debit was registered: nothing to collect
-    assert len(mails_about(mail_sink, number)) == 1
+    assert len(sent_mails(mail_sink, number)) == 1
 
 
 class StuckMailer:

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -65,6 +66,7 @@ from db.models import (
 )
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
+from devstack.smtp_sink import MailSink
 from domain.berlin_time import berlin_date, berlin_today
 from outages import DATABASE, TEMPORAL
 from temporal_client import DATA_CONVERTER, connect, relay_bookings
@@ -80,7 +82,7 @@ from tests.e2e.test_collection import (
 )
 from tests.e2e.test_idempotency_keys import _contract
 from tests.factories import consumer_body, contract_body, create_customer
-from tests.helpers import auth, eventually, relay_state
+from tests.helpers import auth, eventually, relay_state, sent_mails
 from tests.outage import Outage, proxied
 from worker import running_worker
 from workflows.contract import ContractWorkflow
@@ -259,6 +261,7 @@ async def test_a_cancellation_while_the_worker_is_down_counts_from_its_arrival(
     api: httpx.AsyncClient,
     temporal_env: Any,
     session_factory: Factory,
+    mail_sink: MailSink,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """§312k BGB: the receipt time sets the end. Without its worker the request gets 202 with
@@ -288,14 +291,18 @@ async def test_a_cancellation_while_the_worker_is_down_counts_from_its_arrival(
     received_at = datetime.fromisoformat(receipt["received_at"])
     assert sent_at <= received_at <= sent_at + timedelta(seconds=1)
     assert receipt["end_date"] is None
-    assert "gesondert per E-Mail" in receipt["confirmation"]
+    assert "Vertragsende bestätigen wir Ihnen gesondert" in receipt["confirmation"]
     again = await api.post(path, json={"kind": "ordinary"}, headers=keyed)
     assert (again.status_code, again.json()) == (202, receipt)
 
     await asyncio.sleep(1.5)  # handled noticeably later than received
+    msgid = f"<cancellation.{contract['id']}@"
     async with running_worker(settings, temporal_env.client):
         view = await eventually(
             lambda: handle.query(ContractWorkflow.state), lambda s: s.cancellation is not None, 30
+        )
+        mails = await eventually(
+            lambda: asyncio.to_thread(sent_mails, mail_sink, msgid), lambda m: len(m) > 0, 30
         )
     confirmation = view.cancellation
     assert confirmation.received_at == received_at
@@ -308,6 +315,12 @@ async def test_a_cancellation_while_the_worker_is_down_counts_from_its_arrival(
         )
         assert sorted(reasons) == ["cancellation", "created"]
     assert [r for r in view.rejected_requests if r.kind == "cancellation"] == []
+    # the confirmation with the end follows by e-mail, once, with the receipt in German time
+    assert len(mails) == 1
+    text = mails[0].get_body(("plain",)).get_content()
+    local = received_at.astimezone(ZoneInfo("Europe/Berlin"))
+    assert f"Kündigung am {local:%d.%m.%Y um %H:%M} Uhr" in text
+    assert f"endet mit Ablauf des {confirmation.end_date:%d.%m.%Y}" in text
 
 
 async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(

@@ -9,8 +9,16 @@ from email import message_from_bytes, policy
 from aiosmtplib.email import flatten_message
 from aiosmtplib.protocol import normalize_message_line_endings
 
-from documents.mail import build_message, dunning_mail, envelope, invoice_mail, wire_bytes
+from documents.mail import (
+    build_message,
+    cancellation_mail,
+    dunning_mail,
+    envelope,
+    invoice_mail,
+    wire_bytes,
+)
 from documents.samples import sample_invoice
+from tests.unit.test_cancellation_letter import LETTER
 
 SENDER = "Hoster GmbH <rechnung@hoster.example>"
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
@@ -58,6 +66,7 @@ def _mails():  # type: ignore[no-untyped-def]
     yield _transfer_invoice_mail()
     yield invoice_mail(english, b"%PDF en", b"<Invoice/>")
     yield dunning_mail(sepa, "first_notice", b"%PDF letter")
+    yield cancellation_mail(LETTER, b"%PDF confirmation")
 
 
 def test_the_wire_bytes_are_what_aiosmtplib_would_send() -> None:

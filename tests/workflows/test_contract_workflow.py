@@ -16,9 +16,10 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import BillingEntry, ContractVersion, ProvisioningRequest
+from devstack.smtp_sink import MailSink
 from domain.berlin_time import berlin_today
 from tests.factories import business_body, contract_body, create_customer
-from tests.helpers import auth, eventually, record_history
+from tests.helpers import auth, eventually, record_history, sent_mails
 from workflows.contract import ContractWorkflow
 from workflows.models import (
     BillPeriodInput,
@@ -242,6 +243,7 @@ async def test_ordinary_cancellation_respects_minimum_term_and_notice(
     api: httpx.AsyncClient,
     temporal_env: WorkflowEnvironment,
     session_factory: async_sessionmaker[AsyncSession],
+    mail_sink: MailSink,
 ) -> None:
     business = await create_customer(api, business_body())
     items = [{"product_code": "hosting-s-12m", "domain": "laufzeit.de"}]
@@ -262,6 +264,14 @@ async def test_ordinary_cancellation_respects_minimum_term_and_notice(
         f"/v1/contracts/{contract_id}/cancellation", json={"kind": "ordinary"}, headers=auth("crm")
     )
     assert again.status_code == 409 and "already cancelled" in again.text
+    # §312k: the confirmation in text form, with receipt time and end, to the customer
+    msgid = f"<cancellation.{contract_id}@"
+    mails = await eventually(
+        lambda: asyncio.to_thread(sent_mails, mail_sink, msgid), lambda m: len(m) > 0
+    )
+    text = mails[0].get_body(("plain",)).get_content()
+    assert "Der Vertrag endet mit Ablauf des 31.12.2027." in text
+    assert "Kündigung am 15.11.2027 um" in text
 
     # Past the end (not "until completion": the invoices' own workflows keep running).
     await temporal_env.fast_forward(handle, timedelta(days=60))
@@ -275,6 +285,7 @@ async def test_ordinary_cancellation_respects_minimum_term_and_notice(
     description = await handle.describe()
     assert description.status == WorkflowExecutionStatus.COMPLETED
     await record_history(temporal_env.client, handle.id, "ordinary-cancellation")
+    assert len(sent_mails(mail_sink, msgid)) == 1  # once, through the end and the new run
 
 
 async def test_consumer_cancels_monthly_after_the_minimum_term(

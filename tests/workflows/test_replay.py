@@ -69,6 +69,29 @@ def test_the_newest_histories_have_this_shape_and_no_patch_markers() -> None:
     assert _start_input(newest["invoice-dunning-1"])["handed_over"]["receivable"]
 
 
+def test_the_newest_cancellations_send_their_confirmation() -> None:
+    """Runs of this shape confirm a cancellation with send_document; the corpus before the
+    patch cancellation-confirmation (which did not) must still replay."""
+
+    def confirms(text: str) -> bool:
+        return "send_document" in _scheduled_activities(text)
+
+    newest = [t for n, t in TEXTS.items() if n.startswith("ordinary-cancellation-")]
+    assert any(confirms(text) for text in newest)
+    before = [
+        t for n, t in TEXTS.items() if n.startswith("before-cancellation-confirmation/ordinary-")
+    ]
+    assert before and not any(confirms(text) for text in before)
+
+
+def _scheduled_activities(text: str) -> list[str]:
+    return [
+        event["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for event in json.loads(text)["events"]
+        if "activityTaskScheduledEventAttributes" in event
+    ]
+
+
 def test_the_corpus_before_shapes_asked_for_every_patch() -> None:
     """The previous corpus is the one with markers: the code must still replay it."""
     before = set().union(

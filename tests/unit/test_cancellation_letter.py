@@ -1,0 +1,85 @@
+"""The cancellation confirmation (§312k BGB) as letter and e-mail: it states the declaration,
+the receipt time in German time, the contract and its end; the same letter is the same bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from io import BytesIO
+
+from pypdf import PdfReader
+
+from documents.letters import CancellationLetter, render_cancellation_letter
+from documents.mail import build_message, cancellation_mail
+from documents.samples import sample_invoice
+
+BUYER = sample_invoice().buyer
+LETTER = CancellationLetter(
+    contract_reference="V-2026-0815",
+    kind="ordinary",
+    received_at=datetime(2026, 11, 27, 14, 54, tzinfo=UTC),  # winter: 15:54 in Germany
+    end_date=date(2026, 12, 27),
+    reason=None,
+    items=["Webhosting M (mustermann.de)", "Domain .de (mustermann.de)"],
+    recorded_at=datetime(2026, 11, 30, 8, 0, tzinfo=UTC),
+    seller=sample_invoice().seller,
+    buyer=BUYER,
+)
+
+
+def _text(pdf: bytes) -> str:
+    return " ".join(PdfReader(BytesIO(pdf)).pages[0].extract_text().split())
+
+
+def test_the_letter_states_receipt_contract_and_end() -> None:
+    pdf = render_cancellation_letter(LETTER)
+    text = _text(pdf)
+    for said in (
+        "Kündigungsbestätigung",
+        "Guten Tag Max Mustermann,",
+        "ordentlichen Kündigung am 27.11.2026 um 15:54 Uhr",
+        "V-2026-0815 (Webhosting M (mustermann.de), Domain .de (mustermann.de))",
+        "endet mit Ablauf des 27.12.2026",
+        "K-100042",
+        "30.11.2026",  # the letter's date: when the cancellation was recorded
+    ):
+        assert said in text, said
+    assert render_cancellation_letter(LETTER) == pdf  # archived once, re-rendered alike
+
+
+def test_summer_time_an_extraordinary_cancellation_and_its_reason() -> None:
+    letter = dataclasses.replace(
+        LETTER,
+        kind="extraordinary",
+        received_at=datetime(2027, 7, 1, 22, 30, tzinfo=UTC),  # summer: 00:30 on July 2
+        reason="Umzug ins Ausland",
+    )
+    text = _text(render_cancellation_letter(letter))
+    assert "außerordentlichen Kündigung am 02.07.2027 um 00:30 Uhr" in text
+    assert "Angegebener Grund: Umzug ins Ausland" in text
+
+
+def test_in_english() -> None:
+    letter = dataclasses.replace(LETTER, buyer={**BUYER, "language": "en"})
+    text = _text(render_cancellation_letter(letter))
+    assert "Confirmation of cancellation" in text
+    assert "ordinary cancellation on 27 Nov 2026 at 15:54 (German time)" in text
+    assert "ends at the end of 27 Dec 2026" in text
+
+
+def test_the_mail_itself_is_the_confirmation_with_the_letter_attached() -> None:
+    pdf = render_cancellation_letter(LETTER)
+    content = cancellation_mail(LETTER, pdf)
+    assert content.recipient == "max@example.org"
+    assert content.subject == "Kündigungsbestätigung für Ihren Vertrag V-2026-0815"
+    assert "ordentlichen Kündigung am 27.11.2026 um 15:54 Uhr" in content.text
+    assert "endet mit Ablauf des 27.12.2026" in content.text
+    assert "27.12.2026" in content.html
+    message = build_message(
+        content,
+        sender="rechnung@hoster.example",
+        msgid="<c@x>",
+        now=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+    attached = [part for part in message.walk() if part.get_content_type() == "application/pdf"]
+    assert [part.get_payload(decode=True) for part in attached] == [pdf]
