@@ -248,9 +248,26 @@ class ContractOut(BaseModel):
     version: ContractVersionOut | None = None
 
 
+class CancellationRecordOut(BaseModel):
+    """The cancellation as recorded (the §312k BGB proof) and how its confirmation went out."""
+
+    kind: str
+    received_at: datetime
+    end_date: date = Field(description="last day of service (inclusive)")
+    reason: str | None
+    requested_by: str
+    recorded_at: datetime
+    confirmation_status: str | None = Field(
+        description="sent (e-mail accepted), postal (queued for print), pending or sending; "
+        "null until the workflow sends it"
+    )
+    confirmation_sent_at: datetime | None
+
+
 class ContractHistoryOut(BaseModel):
     contract_id: uuid.UUID
     versions: list[ContractVersionOut]
+    cancellation: CancellationRecordOut | None = None
 
 
 def fingerprint_source(model: BaseModel) -> dict[str, Any]:

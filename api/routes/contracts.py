@@ -23,6 +23,7 @@ from api.outages import no_answer
 from api.schemas import (
     CancellationIn,
     CancellationOut,
+    CancellationRecordOut,
     ContractCreate,
     ContractHistoryOut,
     ContractItemIn,
@@ -37,7 +38,15 @@ from config import Role
 from db.contracts import version_in_force
 from db.driver import driver_of, driver_transaction, insert_row
 from db.idempotency import fingerprint
-from db.models import Contract, ContractVersion, Customer, Product, WorkflowStart
+from db.models import (
+    Cancellation,
+    Contract,
+    ContractVersion,
+    Customer,
+    OutboxMessage,
+    Product,
+    WorkflowStart,
+)
 from domain.berlin_time import berlin_today
 from domain.calendar import add_months
 from workflows.contract import ContractWorkflow
@@ -278,7 +287,35 @@ async def get_contract_history(
         .order_by(ContractVersion.version)
     )
     return ContractHistoryOut(
-        contract_id=contract_id, versions=[version_out(v) for v in rows.scalars()]
+        contract_id=contract_id,
+        versions=[version_out(v) for v in rows.scalars()],
+        cancellation=await _cancellation_record(session, contract_id),
+    )
+
+
+async def _cancellation_record(
+    session: AsyncSession, contract_id: uuid.UUID
+) -> CancellationRecordOut | None:
+    cancellation = await session.get(Cancellation, contract_id)
+    if cancellation is None:
+        return None
+    confirmation = (
+        await session.execute(
+            select(OutboxMessage).where(
+                OutboxMessage.purpose == "cancellation",
+                OutboxMessage.reference == str(contract_id),
+            )
+        )
+    ).scalar_one_or_none()
+    return CancellationRecordOut(
+        kind=cancellation.kind,
+        received_at=cancellation.received_at,
+        end_date=cancellation.end_date,
+        reason=cancellation.reason,
+        requested_by=cancellation.requested_by,
+        recorded_at=cancellation.recorded_at,
+        confirmation_status=confirmation.status if confirmation else None,
+        confirmation_sent_at=confirmation.sent_at if confirmation else None,
     )
 
 

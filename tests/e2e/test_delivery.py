@@ -9,7 +9,7 @@ import csv
 import dataclasses
 import hashlib
 import uuid
-from datetime import date
+from datetime import date, datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -211,6 +211,60 @@ async def test_postal_customer_gets_no_mail(
     )
     assert row is not None and row.attempts == 0
     assert sent_mails(mail_sink, msgid(invoice["number"])) == []
+
+
+async def test_a_postal_customer_gets_the_cancellation_confirmation_by_post(
+    api: httpx.AsyncClient,
+    worker: object,
+    catalog: None,
+    session_factory: async_sessionmaker[AsyncSession],
+    mail_sink: MailSink,
+) -> None:
+    """§312k BGB asks for a confirmation in text form: a customer who chose letters gets
+    the confirmation letter queued for print, and support sees that it went by post."""
+    customer = await create_customer(api, consumer_body(invoice_channel="postal"))
+    body = contract_body(customer["id"], start_date=FIRST.isoformat(), items=HOSTING)
+    contract = (await api.post("/v1/contracts", json=body, headers=auth("crm"))).json()
+    path = f"/v1/contracts/{contract['id']}"
+    await eventually(
+        lambda: api.get(path + "/state", headers=auth("crm")),
+        lambda r: r.json().get("status") == "active",
+        30,
+    )
+    cancelled = await api.post(
+        path + "/cancellation", json={"kind": "ordinary"}, headers=auth("crm")
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    end = date.fromisoformat(cancelled.json()["end_date"])
+    history = await eventually(
+        lambda: api.get(path + "/history", headers=auth("support")),
+        lambda r: (r.json()["cancellation"] or {}).get("confirmation_status") == "postal",
+        30,
+    )
+    record = history.json()["cancellation"]
+    assert datetime.fromisoformat(record["received_at"]) == datetime.fromisoformat(
+        cancelled.json()["received_at"]
+    )
+    assert (record["kind"], record["end_date"]) == ("ordinary", end.isoformat())
+    async with session_factory() as session:
+        posted = (
+            (
+                await session.execute(
+                    select(PostalItem)
+                    .join(OutboxMessage, PostalItem.outbox_id == OutboxMessage.id)
+                    .where(
+                        OutboxMessage.purpose == "cancellation",
+                        OutboxMessage.reference == contract["id"],
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [item.reason for item in posted] == ["customer_chose_postal"]
+    text = PdfReader(posted[0].document_path).pages[0].extract_text()
+    assert "Kündigungsbestätigung" in text and f"Ablauf des {end:%d.%m.%Y}" in text
+    assert sent_mails(mail_sink, f"cancellation.{contract['id']}") == []
 
 
 class WorkerKilled(BaseException):

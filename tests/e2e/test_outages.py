@@ -321,6 +321,13 @@ async def test_a_cancellation_while_the_worker_is_down_counts_from_its_arrival(
     local = received_at.astimezone(ZoneInfo("Europe/Berlin"))
     assert f"Kündigung am {local:%d.%m.%Y um %H:%M} Uhr" in text
     assert f"endet mit Ablauf des {confirmation.end_date:%d.%m.%Y}" in text
+    # and support finds the receipt (the proof) and the confirmation's delivery in the history
+    history = await api.get(f"/v1/contracts/{contract['id']}/history", headers=auth("support"))
+    record = history.json()["cancellation"]
+    assert datetime.fromisoformat(record["received_at"]) == received_at
+    assert record["end_date"] == confirmation.end_date.isoformat()
+    assert record["kind"] == "ordinary" and record["requested_by"].startswith("crm:")
+    assert record["confirmation_status"] == "sent" and record["confirmation_sent_at"]
 
 
 async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(
