@@ -104,6 +104,13 @@ class SepaMandate(Strict):
             raise ValueError("at most 35 characters of A-Z a-z 0-9 + ? / - : ( ) . , ' space")
         return value
 
+    def bic_or_derived(self) -> str | None:
+        """The BIC as given, or the one the IBAN's bank code stands for."""
+        if self.bic is not None:
+            return self.bic
+        derived = IBAN(self.iban).bic
+        return str(derived) if derived else None
+
 
 class CustomerCreate(Strict):
     crm_reference: str = Field(pattern=REFERENCE)
@@ -133,30 +140,97 @@ class CustomerCreate(Strict):
             return None
         if info.data.get("kind") is CustomerKind.CONSUMER:
             raise ValueError("only business customers have a VAT ID")
-        try:
-            return vat.validate(value)
-        except StdnumError as error:
-            raise ValueError(f"invalid VAT ID: {error}") from None
+        return checked_vat_id(value)
 
     @field_validator("buyer_reference")
     @classmethod
     def _leitweg(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return leitweg.validate(value)
-        except StdnumError as error:
-            raise ValueError(f"invalid Leitweg-ID: {error}") from None
+        return checked_leitweg(value)
 
     @field_validator("sepa_mandate")
     @classmethod
     def _mandate(cls, value: SepaMandate | None, info: ValidationInfo) -> SepaMandate | None:
-        method = info.data.get("payment_method")
-        if method is PaymentMethod.SEPA_DIRECT_DEBIT and value is None:
-            raise ValueError("SEPA direct debit needs a mandate")
-        if method is PaymentMethod.BANK_TRANSFER and value is not None:
-            raise ValueError("a mandate belongs to payment_method sepa_direct_debit only")
+        return mandate_fits(info.data.get("payment_method"), value)
+
+
+def checked_vat_id(value: str) -> str:
+    try:
+        return vat.validate(value)
+    except StdnumError as error:
+        raise ValueError(f"invalid VAT ID: {error}") from None
+
+
+def checked_leitweg(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return leitweg.validate(value)
+    except StdnumError as error:
+        raise ValueError(f"invalid Leitweg-ID: {error}") from None
+
+
+def mandate_fits(method: PaymentMethod | None, mandate: SepaMandate | None) -> SepaMandate | None:
+    """A mandate comes with payment_method sepa_direct_debit, and only with it."""
+    if method is PaymentMethod.SEPA_DIRECT_DEBIT and mandate is None:
+        raise ValueError("SEPA direct debit needs a mandate")
+    if method is not PaymentMethod.SEPA_DIRECT_DEBIT and mandate is not None:
+        raise ValueError("a mandate belongs to payment_method sepa_direct_debit only")
+    return mandate
+
+
+# Fields a change may not set to null (the others: null clears them).
+REQUIRED_ON_CHANGE = ("name", "address", "email", "language", "payment_method", "invoice_channel")
+
+
+class CustomerChange(Strict):
+    """A change of a customer's data: only the fields sent change (null clears company,
+    vat_id, buyer_reference). Kind and CRM reference never change: they set the price list
+    and the CRM's key. Issued invoices keep the data they were issued with."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=140)
+    company: str | None = Field(default=None, max_length=140)
+    address: Address | None = None
+    email: EmailStr | None = None
+    language: Language | None = None
+    vat_id: str | None = None
+    payment_method: PaymentMethod | None = None
+    sepa_mandate: SepaMandate | None = Field(
+        default=None,
+        validate_default=True,
+        description="a new mandate, with payment_method sepa_direct_debit",
+    )
+    invoice_channel: InvoiceChannel | None = None
+    buyer_reference: str | None = Field(default=None, description="Leitweg-ID (public sector)")
+
+    @field_validator(*REQUIRED_ON_CHANGE)
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out, not null")
         return value
+
+    @field_validator("vat_id")
+    @classmethod
+    def _vat_id(cls, value: str | None) -> str | None:
+        return None if value is None else checked_vat_id(value)
+
+    @field_validator("buyer_reference")
+    @classmethod
+    def _leitweg(cls, value: str | None) -> str | None:
+        return checked_leitweg(value)
+
+    @field_validator("sepa_mandate")
+    @classmethod
+    def _mandate(cls, value: SepaMandate | None, info: ValidationInfo) -> SepaMandate | None:
+        return mandate_fits(info.data.get("payment_method"), value)
+
+
+class CustomerChangeOut(BaseModel):
+    """One recorded change: the fields it set (IBANs masked) and who made it."""
+
+    changes: dict[str, Any]
+    recorded_by: str
+    recorded_at: datetime
 
 
 class CustomerOut(BaseModel):

@@ -379,6 +379,19 @@ class PrintBatch(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
+class CustomerChange(SQLModel, table=True):
+    """A change of a customer's data through the API: what it set (IBANs masked), and who."""
+
+    __tablename__ = "customer_change"
+    __table_args__ = (Index("ix_customer_change_customer", "customer_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: uuid.UUID = Field(foreign_key="customer.id")
+    changes: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    recorded_by: str = Field(max_length=64)
+    recorded_at: datetime = _timestamp()
+
+
 class CustomerFlag(SQLModel, table=True):
     """Something support should look at, e.g. ``email_bounced``."""
 

@@ -1,4 +1,4 @@
-"""Customers: created by the CRM, read by support and finance."""
+"""Customers: created by the CRM, changed by CRM and support, read by support and finance."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from sqlalchemy import select
 
 from api.auth import Principal, RequireRole
 from api.creation import claim_creation
+from api.customer_changes import apply_change
 from api.deps import SessionDep, SettingsDep
 from api.errors import FieldError, not_found
 from api.schemas import (
     Address,
+    CustomerChange,
+    CustomerChangeOut,
     CustomerCreate,
     CustomerKind,
     CustomerOut,
@@ -26,6 +29,7 @@ from config import Role
 from db.driver import driver_of
 from db.idempotency import fingerprint
 from db.models import Customer, CustomerFlag
+from db.models import CustomerChange as CustomerChangeRow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -69,12 +73,7 @@ def customer_out(customer: Customer) -> CustomerOut:
 
 def _new_customer(customer_id: uuid.UUID, body: CustomerCreate, print_: str) -> Customer:
     mandate = body.sepa_mandate
-    bic = mandate.bic if mandate else None
-    if mandate and bic is None:
-        from schwifty import IBAN
-
-        derived = IBAN(mandate.iban).bic
-        bic = str(derived) if derived else None
+    bic = mandate.bic_or_derived() if mandate else None
     return Customer(
         id=customer_id,
         crm_reference=body.crm_reference,
@@ -180,3 +179,50 @@ async def get_customer(
     if customer is None:
         raise not_found("customer")
     return customer_out(customer)
+
+
+@router.post("/{customer_id}/changes", response_model=CustomerOut)
+async def change_customer(
+    customer_id: uuid.UUID,
+    body: CustomerChange,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(Role.CRM, Role.SUPPORT))],
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CustomerOut:
+    """Change a customer's contact data, address, language, VAT ID, invoice channel or
+    payment method (a new SEPA mandate, or transfer). Only the fields sent change; the next
+    invoices use them, issued ones keep theirs. A new e-mail address clears the flag
+    ``email_bounced``."""
+    async with session.begin():
+        customer = await session.get(Customer, customer_id, with_for_update=True)
+        if customer is None:
+            raise not_found("customer")
+        try:
+            await apply_change(session, customer, body, principal.actor)
+        except FieldError as error:
+            raise error.to_http() from None
+    return customer_out(customer)
+
+
+@router.get("/{customer_id}/changes", response_model=list[CustomerChangeOut])
+async def customer_changes(
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(Role.CRM, Role.SUPPORT, Role.FINANCE))],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[CustomerChangeOut]:
+    """What was changed, by whom and when, newest first."""
+    if await session.get(Customer, customer_id) is None:
+        raise not_found("customer")
+    rows = await session.execute(
+        select(CustomerChangeRow)
+        .where(CustomerChangeRow.customer_id == customer_id)
+        .order_by(CustomerChangeRow.id.desc())
+        .limit(limit)
+    )
+    return [
+        CustomerChangeOut(
+            changes=row.changes, recorded_by=row.recorded_by, recorded_at=row.recorded_at
+        )
+        for row in rows.scalars()
+    ]

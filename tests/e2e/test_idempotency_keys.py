@@ -79,6 +79,11 @@ async def _customers(api: httpx.AsyncClient, factory: Factory) -> tuple[Call, Ca
     return Call("/v1/customers", consumer_body()), Call("/v1/customers", consumer_body())
 
 
+async def _customer_changes(api: httpx.AsyncClient, factory: Factory) -> tuple[Call, Call]:
+    path = f"/v1/customers/{(await create_customer(api, consumer_body()))['id']}/changes"
+    return Call(path, {"email": "neu@example.org"}), Call(path, {"email": "anders@example.org"})
+
+
 async def _contracts(api: httpx.AsyncClient, factory: Factory) -> tuple[Call, Call]:
     customer = await create_customer(api, consumer_body())
     return (
@@ -138,6 +143,7 @@ async def _assignment(api: httpx.AsyncClient, factory: Factory) -> tuple[Call, C
 CASES: dict[str, Callable[[httpx.AsyncClient, Factory], Awaitable[tuple[Call, Call]]]] = {
     "POST /v1/admin/catalog": _catalog,
     "POST /v1/customers": _customers,
+    "POST /v1/customers/{customer_id}/changes": _customer_changes,
     "POST /v1/contracts": _contracts,
     "POST /v1/contracts/{contract_id}/changes": _changes,
     "POST /v1/contracts/{contract_id}/cancellation": _cancellation,
