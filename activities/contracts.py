@@ -37,6 +37,7 @@ from db.models import (
 )
 from domain.billing import Line, LineKind, due_lines, plan_change, unused_credit
 from workflows.models import (
+    TERMINATION_BY_DUNNING,
     BillingEntryResult,
     BillPeriodInput,
     ContractFacts,
@@ -313,6 +314,7 @@ class ContractActivities:
                         end_date=input.end - timedelta(days=1),
                         reason=input.reason,
                         requested_by=input.requested_by,
+                        by_provider=input.requested_by == TERMINATION_BY_DUNNING,
                     )
                 )
             return version.version

@@ -241,6 +241,7 @@ class DeliveryActivities:
             recorded_at=cancellation.recorded_at,
             seller=self.settings.seller.model_dump(),
             buyer=buyer_snapshot(customer),
+            by_provider=cancellation.by_provider,
         )
         path = self.settings.archive_dir / "cancellations" / f"{contract_id}.pdf"
         if path.exists():

@@ -155,6 +155,7 @@ class Cancellation(SQLModel, table=True):
     end_date: date  # the last day of service (inclusive)
     reason: str | None = Field(default=None, max_length=500)
     requested_by: str = Field(max_length=64)
+    by_provider: bool = False  # our termination (dunning), not the customer's declaration
     recorded_at: datetime = _timestamp()
 
 

@@ -163,6 +163,7 @@ class CancellationLetter:
     recorded_at: datetime  # when the cancellation was recorded: the letter's date
     seller: dict[str, Any]
     buyer: dict[str, Any]
+    by_provider: bool = False  # our termination after payment default, not the customer's
 
     @property
     def language(self) -> str:
@@ -170,11 +171,16 @@ class CancellationLetter:
 
     @property
     def title(self) -> str:
+        if self.by_provider:
+            de = self.language == "de"
+            return "Kündigung Ihres Vertrags" if de else "Termination of your contract"
         return "Kündigungsbestätigung" if self.language == "de" else "Confirmation of cancellation"
 
 
 def cancellation_paragraphs(letter: CancellationLetter) -> list[str]:
     """What the letter and the e-mail say after the greeting: receipt, contract, end."""
+    if letter.by_provider:
+        return _termination_paragraphs(letter)
     received = berlin_clock(letter.received_at)
     covered = ", ".join(letter.items)
     if letter.language == "de":
@@ -206,6 +212,28 @@ def cancellation_paragraphs(letter: CancellationLetter) -> list[str]:
         f"The contract ends at the end of {letter.end_date:%d %b %Y}. Until then we provide "
         "our services as agreed; after that we charge nothing more. Whatever you have paid "
         "for the time after the end is credited to you with the final invoice.",
+    ]
+
+
+def _termination_paragraphs(letter: CancellationLetter) -> list[str]:
+    """Our own termination after the dunning ladder ran out (the final notice announced it)."""
+    covered = ", ".join(letter.items)
+    if letter.language == "de":
+        return [
+            f"trotz unserer Mahnungen sind Rechnungen zu Ihrem Vertrag {letter.contract_reference} "
+            f"({covered}) weiter unbezahlt. Wir kündigen den Vertrag deshalb außerordentlich; er "
+            f"endet mit Ablauf des {letter.end_date:%d.%m.%Y}.",
+            "Die offenen Beträge bleiben fällig. Was Sie für die Zeit nach dem Vertragsende schon "
+            "bezahlt haben, verrechnen wir mit der Schlussabrechnung. Ihre Domains geben wir auf "
+            "Wunsch zum Umzug zu einem anderen Anbieter frei.",
+        ]
+    return [
+        f"despite our reminders, invoices for your contract {letter.contract_reference} "
+        f"({covered}) are still unpaid. We therefore terminate the contract for cause; it ends "
+        f"at the end of {letter.end_date:%d %b %Y}.",
+        "The open amounts remain due. Whatever you have paid for the time after the end is set "
+        "off in the final invoice. On request we release your domains for a transfer to another "
+        "provider.",
     ]
 
 

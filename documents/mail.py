@@ -399,10 +399,15 @@ def cancellation_mail(letter: CancellationLetter, letter_pdf: bytes) -> MailCont
     """The cancellation confirmation: the e-mail itself states it (text form, §126b BGB);
     the letter is attached for the customer's files."""
     de = letter.language == "de"
-    if de:
-        subject = f"Kündigungsbestätigung für Ihren Vertrag {letter.contract_reference}"
+    reference = letter.contract_reference
+    if letter.by_provider and de:
+        subject = f"Kündigung Ihres Vertrags {reference}"
+    elif letter.by_provider:
+        subject = f"Termination of your contract {reference}"
+    elif de:
+        subject = f"Kündigungsbestätigung für Ihren Vertrag {reference}"
     else:
-        subject = f"Confirmation of cancellation: contract {letter.contract_reference}"
+        subject = f"Confirmation of cancellation: contract {reference}"
     hello = ("Guten Tag " if de else "Hello ") + letter.buyer["name"] + ","
     regards = "Mit freundlichen Grüßen" if de else "Kind regards"
     parts = [hello, *cancellation_paragraphs(letter), f"{regards}\n{letter.seller['name']}"]

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows import timers, versions
     from workflows.models import (
+        TERMINATION_BY_DUNNING,
         CancellationKind,
         CancelRequest,
         DebitRegistration,
@@ -285,7 +286,7 @@ class InvoiceWorkflow:
                     kind=CancellationKind.EXTRAORDINARY,
                     end_date=self._today(),
                     reason=f"payment default on {self.number}",
-                    requested_by="dunning",
+                    requested_by=TERMINATION_BY_DUNNING,
                     request_id=request_id,
                 ),
             )

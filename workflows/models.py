@@ -174,6 +174,10 @@ class PlanChangeResult(BaseModel):
     invoice_number: str | None = None
 
 
+# requested_by of the termination the dunning ladder sends: ours, not the customer's.
+TERMINATION_BY_DUNNING = "dunning"
+
+
 class CancelRequest(BaseModel):
     kind: CancellationKind = CancellationKind.ORDINARY
     end_date: date | None = Field(default=None, description="extraordinary: last day of service")

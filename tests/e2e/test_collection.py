@@ -539,6 +539,7 @@ async def test_business_default_is_handed_over_to_collection(
     temporal_env: WorkflowEnvironment,
     session_factory: async_sessionmaker[AsyncSession],
     settings: Any,
+    mail_sink: MailSink,
 ) -> None:
     invoice = await issued(api, await create_customer(api, business_body()))
     number = invoice["number"]
@@ -565,6 +566,18 @@ async def test_business_default_is_handed_over_to_collection(
         await api.get("/v1/collections", params={"format": "csv"}, headers=auth("finance"))
     ).text
     assert number in csv_text
+    # the ladder's termination reached the contract, and the customer is told in writing
+    contract_id = invoice["contract"]["id"]
+    [termination] = await eventually(
+        lambda: asyncio.to_thread(sent_mails, mail_sink, f"cancellation.{contract_id}"), bool, 30
+    )
+    assert (
+        termination["Subject"] == f"Kündigung Ihres Vertrags {invoice['contract']['crm_reference']}"
+    )
+    assert (
+        "kündigen den Vertrag deshalb außerordentlich"
+        in termination.get_body(("plain",)).get_content()
+    )
 
     async def listed_in(**period: str) -> set[str]:
         listed = await api.get("/v1/collections", params=period, headers=auth("finance"))

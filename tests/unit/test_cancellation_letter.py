@@ -83,3 +83,19 @@ def test_the_mail_itself_is_the_confirmation_with_the_letter_attached() -> None:
     )
     attached = [part for part in message.walk() if part.get_content_type() == "application/pdf"]
     assert [part.get_payload(decode=True) for part in attached] == [pdf]
+
+
+def test_our_own_termination_is_no_confirmation_of_a_declaration() -> None:
+    """The dunning ladder's termination: the letter terminates, it confirms no receipt."""
+    ours = dataclasses.replace(LETTER, kind="extraordinary", by_provider=True, reason="x")
+    text = _text(render_cancellation_letter(ours))
+    assert "Kündigung Ihres Vertrags" in text and "Kündigungsbestätigung" not in text
+    assert "kündigen den Vertrag deshalb außerordentlich" in text
+    assert "endet mit Ablauf des 27.12.2026" in text
+    assert "Eingang" not in text and "Grund" not in text
+    content = cancellation_mail(ours, b"%PDF")
+    assert content.subject == "Kündigung Ihres Vertrags V-2026-0815"
+    assert "unbezahlt" in content.text and "Eingang" not in content.text
+    english = cancellation_mail(dataclasses.replace(ours, buyer={**BUYER, "language": "en"}), b"")
+    assert english.subject == "Termination of your contract V-2026-0815"
+    assert "terminate the contract for cause" in english.text

@@ -1,6 +1,7 @@
 """cancellation: what §312k BGB asks to confirm, kept for support and as proof: the
-customer's declaration (kind, reason), its receipt time and the end it leads to; one row per
-contract, written with the contract's cancellation version (activities/contracts.py)
+customer's declaration (kind, reason), its receipt time and the end it leads to, or our own
+termination (by_provider: the dunning ladder's); one row per contract, written with the
+contract's cancellation version (activities/contracts.py)
 
 Revision ID: 0018
 Revises: 0017
@@ -27,6 +28,7 @@ def upgrade() -> None:
         sa.Column("end_date", sa.Date(), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=True),
         sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("by_provider", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["contract_id"], ["contract.id"]),
     )
