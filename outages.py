@@ -32,6 +32,9 @@ _TEMPORAL_DOWN = frozenset(
 _NEVER_CONNECTED = "Failed client connect"
 # the server's answer to a query when no worker has polled the task queue for a while
 _NO_WORKER = "no poller seen"
+# what the bridge raises when the connection breaks in the middle of a call (a Temporal
+# restart under an update: make chaos met it)
+_BROKEN_CONNECTION = "transport error"
 
 
 def unavailable_service(error: BaseException) -> str | None:
@@ -42,6 +45,8 @@ def unavailable_service(error: BaseException) -> str | None:
         return DATABASE  # a statement of SQLAlchemy's own on a dropped connection
     if isinstance(error, RPCError) and error.status in _TEMPORAL_DOWN:
         return TEMPORAL
+    if isinstance(error, RPCError) and error.status is RPCStatusCode.UNKNOWN:
+        return TEMPORAL if error.message == _BROKEN_CONNECTION else None
     if isinstance(error, RuntimeError) and str(error).startswith(_NEVER_CONNECTED):
         return TEMPORAL
     if isinstance(error, RPCError) and error.status is RPCStatusCode.FAILED_PRECONDITION:

@@ -40,3 +40,14 @@ def no_answer(waited: timedelta) -> HTTPException:
         " Idempotency-Key: a change is made once",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
+
+
+def not_started_yet() -> HTTPException:
+    """A contract whose workflow the relay has not started yet (Temporal was unavailable when
+    it was created): a change or a cancellation can be made once it runs, moments later."""
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail="the contract's workflow has not started yet (Temporal was unavailable); send"
+        " the request again later with the same Idempotency-Key",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

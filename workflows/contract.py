@@ -87,8 +87,11 @@ NEW_RUN_AFTER_CHANGE = "new-run-after-change"
 HAND_OVER_INVOICES = "hand-over-invoices"
 # Patch: a new run after PERIODS_PER_RUN billing rounds instead of PERIODS_PER_RUN_BEFORE.
 SHORT_RUNS = "short-runs"
-# Patch: a cancellation is confirmed to the customer in text form (e-mail or letter).
+# Patch: a cancellation is confirmed to the customer in text form (e-mail or letter), and a
+# cancellation signal that comes before the contract is loaded waits for it.
 CONFIRM_CANCELLATION = "cancellation-confirmation"
+# Patch: a contract not started yet sleeps on until its first day when a handler wakes it.
+PENDING_UNTIL_START = "pending-until-start"
 
 
 def _terms(data: ContractState) -> Terms:
@@ -132,7 +135,7 @@ class ContractWorkflow:
         if self.data.terms is None:
             await self._load()
         if self.data.status is ContractStatus.PENDING:
-            await self._sleep_until(self.data.terms.start)  # type: ignore[union-attr]
+            await self._sleep_until_start()
             if self._ends_by(self._today()):
                 return await self._finish()
             await self._provision(ProvisioningAction.ACTIVATE)
@@ -157,6 +160,19 @@ class ContractWorkflow:
             if self.data.end is not None and (wake is None or self.data.end < wake):
                 wake = self.data.end
             await self._sleep_until(wake)
+
+    async def _sleep_until_start(self) -> None:
+        """Until the contract's first day. A change or a cancellation before it wakes the
+        sleep (a cancellation's confirmation goes out then); older runs then activated the
+        contract at once, days early."""
+        start = self.data.terms.start  # type: ignore[union-attr]
+        await self._sleep_until(start)
+        if versions.patched(PENDING_UNTIL_START):
+            while True:
+                await self._confirm_cancellation()  # now, not on the first day
+                if self._today() >= start:
+                    return
+                await self._sleep_until(start)
 
     def _new_run_due(self, billed: bool) -> bool:
         """Old histories continued as new after every billing round (their invoice was a
@@ -421,18 +437,31 @@ class ContractWorkflow:
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> CancellationConfirmation:
+        await workflow.wait_condition(self._loaded)  # accepted before the load (validator)
         return await self._cancel(request)
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
+        """Refuses what is wrong now. Before the contract is loaded (its first moments, or a
+        worker back from an outage) it accepts and the handler waits for the load; a
+        refusal would leave the caller nothing but to retry."""
+        if not self._loaded():
+            return
         problem = self._cancellation_problem(request)
         if problem:
             raise ValueError(problem)
+
+    def _loaded(self) -> bool:
+        return self.data.terms is not None
 
     @workflow.signal
     async def cancellation_requested(self, request: CancelRequest) -> None:
         if self._seen(request.request_id):
             return
+        if versions.patched(CONFIRM_CANCELLATION):
+            # A signal may come before the contract is loaded (the API hands a cancellation
+            # over as a signal while the worker is down): it waits, nobody can retry it.
+            await workflow.wait_condition(self._loaded)
         try:
             await self._cancel(request)
         except ApplicationError as rejected:

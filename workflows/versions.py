@@ -29,6 +29,7 @@ IN_SHAPE = {
     "short-runs": 2,
     "dispute-recheck": 3,
     "cancellation-confirmation": 4,
+    "pending-until-start": 4,
 }
 
 

@@ -19,7 +19,7 @@ from api.auth import Principal, RequireRole
 from api.creation import claim_creation
 from api.deps import SessionDep
 from api.errors import FieldError, conflict, not_found
-from api.outages import no_answer
+from api.outages import no_answer, not_started_yet
 from api.schemas import (
     CancellationIn,
     CancellationOut,
@@ -376,6 +376,21 @@ async def _ask(call: Awaitable[T]) -> T:
         raise no_answer(WORKFLOW_WAIT) from None
 
 
+async def _started_or_503(session: AsyncSession, contract_id: uuid.UUID) -> None:
+    """A 503 while the outbox still holds the workflow's start (the relay starts it), rather
+    than the 409 a missing workflow gets; then no transaction stays open while the workflow
+    answers."""
+    pending = await session.scalar(
+        select(WorkflowStart.workflow_id).where(
+            WorkflowStart.workflow_id == contract_workflow_id(contract_id),
+            WorkflowStart.started_at.is_(None),  # type: ignore[union-attr]
+        )
+    )
+    await session.rollback()
+    if pending is not None:
+        raise not_started_yet()
+
+
 def _not_running() -> HTTPException:
     return conflict("the contract's workflow is not running (not started yet or ended)")
 
@@ -402,7 +417,7 @@ async def change_contract(
         )
     except FieldError as error:
         raise error.to_http() from None
-    await session.rollback()
+    await _started_or_503(session, contract_id)
     change = ChangePlanRequest(
         items=[ItemRequest(**item.model_dump()) for item in body.items],
         requested_by=principal.actor,
@@ -446,7 +461,7 @@ async def cancel_contract(
     if contract is None:
         raise not_found("contract")
     crm_reference = contract.crm_reference
-    await session.rollback()  # no transaction open while the workflow answers
+    await _started_or_503(session, contract_id)
     request_id = _update_id("cancel", idempotency_key) or f"cancel:{uuid.uuid4()}"
     cancel = CancelRequest(
         kind=CancellationKind(body.kind),

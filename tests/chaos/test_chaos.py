@@ -3,8 +3,10 @@ the Temporal dev server (SQLite) and Postgres restart once each, and the SMTP se
 refuses connections for 30 s. Afterwards nothing may be missing and nothing doubled. Then
 the collection sweep starts every invoice's workflow and loses its worker half-way: each
 workflow must still start exactly once. Meanwhile the CRM keeps creating contracts through
-the API and repeats each request with its key until it is answered: no 500, each contract
-created once, and each contract's workflow started.
+the API, and cancels every second one, repeating each request with its key until it is
+answered: no 500, each contract created once, and each contract's workflow started; each
+cancellation recorded once and confirmed to the customer by one e-mail (or duplicates
+with the same Message-ID).
 
     make chaos N=1000          # FAKTURA_CHAOS_CONTRACTS, default 150 inside `make test`
 """
@@ -33,7 +35,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.main import create_app
 from config import Settings
 from db.engine import make_engine, make_session_factory
-from db.models import CollectionStart, Contract, Invoice, OutboxMessage, SepaBatch, SepaDebit
+from db.models import (
+    Cancellation,
+    CollectionStart,
+    Contract,
+    ContractVersion,
+    Invoice,
+    OutboxMessage,
+    SepaBatch,
+    SepaDebit,
+)
 from devstack.fleet import build_sepa_files, seed_fleet, start_fleet
 from devstack.stack import Stack
 from domain.berlin_time import berlin_today
@@ -105,7 +116,7 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
             return count(
                 select(func.count())
                 .select_from(OutboxMessage)
-                .where(OutboxMessage.status == "sent")
+                .where(OutboxMessage.status == "sent", OutboxMessage.purpose == "invoice")
             )
 
         async def work_done() -> str:
@@ -145,7 +156,7 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
             await build_sepa_files(client, factory, settings.temporal_task_queue)
 
         outcome = await check_outcome(stack, factory, client, CONTRACTS, sepa_count)
-        outcome |= await check_crm(crm_outcome, factory, client)
+        outcome |= await check_crm(crm_outcome, stack, factory, client)
         outcome |= await sweep_through_a_crash(stack, faults, factory, client, CONTRACTS)
         print(
             "\n" + faults.table() + "\n\n" + "\n".join(f"{k:<34} {v}" for k, v in outcome.items())
@@ -157,15 +168,19 @@ async def test_billing_survives_crashes_restarts_and_a_refusing_mail_server(tmp_
 
 class Crm:
     """The CRM through the faults: one contract after another (starting in two months, so
-    they bill nothing in this run), each request repeated with its Idempotency-Key after
-    a 503 or a 409 until it is answered, as a CRM's retry policy would."""
+    they bill nothing in this run), every second one cancelled, each request repeated with
+    its Idempotency-Key after a 503 (or a 409 that asks to retry) until it is answered, as a
+    CRM's retry policy would."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings.model_copy(update={"api_keys_crm": [SecretStr(KEYS["crm"])]})
         self.stop = asyncio.Event()
         self.answers: collections.Counter[str] = collections.Counter()
+        self.cancelled: list[str] = []  # contract ids
 
-    async def create_contracts_until_stopped(self) -> tuple[list[str], collections.Counter[str]]:
+    async def create_contracts_until_stopped(
+        self,
+    ) -> tuple[list[str], collections.Counter[str], list[str]]:
         references = []
         app = create_app(self.settings)
         async with app.router.lifespan_context(app):
@@ -175,29 +190,41 @@ class Crm:
                 transport=transport, base_url="http://faktura", timeout=60
             ) as api:
                 customer = await self._send(api, "/v1/customers", consumer_body())
+                cancelling: list[asyncio.Task[None]] = []
                 while not self.stop.is_set():
                     start = berlin_today() + timedelta(days=60)
                     body = contract_body(customer["id"], start_date=start.isoformat())
-                    await self._send(api, "/v1/contracts", body)
+                    contract = await self._send(api, "/v1/contracts", body)
                     references.append(body["crm_reference"])
+                    if len(references) % 2 == 0:  # alongside: it may wait for the worker
+                        cancelling.append(asyncio.create_task(self._cancel(api, contract["id"])))
                     await asyncio.sleep(0.5)  # a steady trickle, not a load test
-        return references, self.answers
+                await asyncio.gather(*cancelling)
+        return references, self.answers, self.cancelled
 
-    async def _send(self, api: httpx.AsyncClient, path: str, body: dict) -> dict:
+    async def _cancel(self, api: httpx.AsyncClient, contract_id: str) -> None:
+        """200, or 202 with the receipt alone while the worker is down."""
+        path = f"/v1/contracts/{contract_id}/cancellation"
+        await self._send(api, path, {"kind": "ordinary"}, ok=(200, 202))
+        self.cancelled.append(contract_id)
+
+    async def _send(
+        self, api: httpx.AsyncClient, path: str, body: dict, ok: tuple[int, ...] = (201,)
+    ) -> dict:
         headers = {**auth("crm"), "Idempotency-Key": str(uuid.uuid4())}
         while True:
             answer = await api.post(path, json=body, headers=headers)
             self.answers[str(answer.status_code)] += 1
-            if answer.status_code not in (409, 503):
-                assert answer.status_code == 201, answer.text
+            if answer.status_code != 503 and "Retry-After" not in answer.headers:
+                assert answer.status_code in ok, answer.text
                 return answer.json()
             await asyncio.sleep(min(1.0, float(answer.headers["Retry-After"])))
 
 
 async def check_crm(
-    crm: tuple[list[str], collections.Counter[str]], factory, client
+    crm: tuple[list[str], collections.Counter[str], list[str]], stack: Stack, factory, client
 ) -> dict[str, object]:  # noqa: ANN001
-    references, answers = crm
+    references, answers, cancelled = crm
     async with factory() as session:
         contracts = (
             await session.execute(
@@ -222,8 +249,67 @@ async def check_crm(
         assert await eventually(lambda c=contract_id: running(c), bool, 60)
     return {
         "CRM: contracts created through faults": f"{len(references)}, each once, each running",
+        **await check_cancellations(cancelled, stack, factory),
         "CRM: answers": ", ".join(f"{n} x {code}" for code, n in sorted(answers.items())),
     }
+
+
+async def check_cancellations(cancelled: list[str], stack: Stack, factory) -> dict[str, object]:  # noqa: ANN001
+    """Each cancellation recorded once, its confirmation accepted once (a duplicate only
+    with the same Message-ID)."""
+    assert cancelled, "the CRM cancelled nothing"
+    ids = [uuid.UUID(c) for c in cancelled]
+
+    async def confirmed() -> int:
+        async with factory() as session:
+            return (
+                await session.execute(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(
+                        OutboxMessage.purpose == "cancellation",
+                        OutboxMessage.reference.in_(cancelled),
+                        OutboxMessage.status == "sent",
+                    )
+                )
+            ).scalar_one()
+
+    assert await eventually(confirmed, lambda n: n == len(cancelled), 120) == len(cancelled)
+    async with factory() as session:
+        recorded = collections.Counter(
+            (
+                await session.execute(
+                    select(Cancellation.contract_id).where(Cancellation.contract_id.in_(ids))
+                )
+            ).scalars()
+        )
+        versions = collections.Counter(
+            (
+                await session.execute(
+                    select(ContractVersion.contract_id).where(
+                        ContractVersion.contract_id.in_(ids),
+                        ContractVersion.reason == "cancellation",
+                    )
+                )
+            ).scalars()
+        )
+    assert recorded == versions == dict.fromkeys(ids, 1)
+    mails = mails_by_message_id(stack, "cancellation")
+    assert {re.search(r"cancellation\.([\w-]+)@", m).group(1) for m in mails} == set(cancelled)
+    return {
+        "CRM: contracts cancelled": f"{len(cancelled)}, each recorded once, each confirmed",
+        "cancellation mails, duplicates": sum(n - 1 for n in mails.values()),
+    }
+
+
+def mails_by_message_id(stack: Stack, purpose: str) -> collections.Counter[str]:
+    """How often each Message-ID of a purpose reached the SMTP server."""
+    counted: collections.Counter[str] = collections.Counter()
+    for path in (stack.work / "mail").glob("*.eml"):
+        message_id = email.message_from_bytes(path.read_bytes())["Message-ID"].strip()
+        if message_id.startswith(f"<{purpose}."):
+            counted[message_id] += 1
+    return counted
 
 
 async def check_outcome(
@@ -242,10 +328,9 @@ async def check_outcome(
 
     # one accepted e-mail per invoice; a duplicate must carry the same Message-ID
     by_invoice: dict[str, list[str]] = collections.defaultdict(list)
-    for path in (stack.work / "mail").glob("*.eml"):
-        message = email.message_from_bytes(path.read_bytes())
-        number = re.search(r"(RE-[\w-]+)", message["Message-ID"]).group(1)
-        by_invoice[number].append(message["Message-ID"])
+    for message_id, times in mails_by_message_id(stack, "invoice").items():
+        number = re.search(r"(RE-[\w-]+)", message_id).group(1)
+        by_invoice[number].extend([message_id] * times)
     assert set(by_invoice) == {number for _, number in invoices}
     for ids in by_invoice.values():
         assert len(set(ids)) == 1, f"different Message-IDs for one invoice: {ids}"

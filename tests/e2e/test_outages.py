@@ -330,6 +330,42 @@ async def test_a_cancellation_while_the_worker_is_down_counts_from_its_arrival(
     assert record["confirmation_status"] == "sent" and record["confirmation_sent_at"]
 
 
+async def test_a_cancellation_sent_before_the_contract_ever_ran_waits_for_it(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    temporal_env: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Created and cancelled while the worker is down: the workflow's first task meets the
+    cancellation's signal before the contract is loaded. The signal waits for the load (a
+    caller cannot retry a signal), it is not refused as "not loaded yet"."""
+    monkeypatch.setattr(contract_routes, "WORKFLOW_WAIT", timedelta(seconds=2))
+    customer = await create_customer(api, consumer_body())
+    body = contract_body(
+        customer["id"],
+        start_date=berlin_today().isoformat(),
+        items=[{"product_code": "hosting-m-monthly", "domain": "sofort-weg.de"}],
+    )
+    created = await api.post("/v1/contracts", json=body, headers=auth("crm"))
+    assert created.status_code == 201, created.text
+    contract = created.json()
+    path = f"/v1/contracts/{contract['id']}/cancellation"
+    received = await api.post(path, json={"kind": "ordinary"}, headers=auth("crm"))
+    assert received.status_code == 202, received.text
+    handle = temporal_env.client.get_workflow_handle_for(
+        ContractWorkflow.run, f"contract-{contract['id']}"
+    )
+    async with running_worker(settings, temporal_env.client):
+        view = await eventually(
+            lambda: handle.query(ContractWorkflow.state),
+            lambda s: s.cancellation is not None or bool(s.rejected_requests),
+            30,
+        )
+    assert view.rejected_requests == []
+    assert view.cancellation is not None
+    assert view.cancellation.received_at == datetime.fromisoformat(received.json()["received_at"])
+
+
 async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(
     settings: Settings,
     api: httpx.AsyncClient,
@@ -347,10 +383,21 @@ async def test_an_api_that_never_reached_temporal_answers_503_and_still_creates(
         body = contract_body(contract["customer_id"])
         created = await cut_off.post("/v1/contracts", json=body, headers=auth("crm"))
         assert created.status_code == 201, created.text
+    # until the relay has started its workflow, a change or a cancellation is a 503 to
+    # repeat (not a 409: nothing is wrong with it), and changes nothing
+    new = f"/v1/contracts/{created.json()['id']}"
+    cancellation = f"{new}/cancellation"
+    for route, change in ((cancellation, {"kind": "ordinary"}), (f"{new}/changes", PLAN_CHANGE)):
+        early = await api.post(route, json=change, headers=auth("crm"))
+        assert early.status_code == 503, early.text
+        assert early.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+        assert "has not started yet" in early.json()["detail"]
     # the relay starts it (now, rather than some later test's app on its own task queue)
     await started_by_the_relay(
         uuid.UUID(created.json()["id"]), settings, temporal_env, session_factory
     )
+    cancelled = await api.post(cancellation, json={"kind": "ordinary"}, headers=auth("crm"))
+    assert cancelled.status_code == 200, cancelled.text
 
 
 async def test_a_create_leaves_a_start_temporal_does_not_answer_to_the_relay(

@@ -21,6 +21,8 @@ from outages import DATABASE, TEMPORAL, WORKER, unavailable_service
         (PoolTimeout("every connection is busy"), DATABASE),
         (RPCError("tcp connect error", RPCStatusCode.UNAVAILABLE, b""), TEMPORAL),
         (RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""), None),
+        (RPCError("transport error", RPCStatusCode.UNKNOWN, b""), TEMPORAL),  # make chaos
+        (RPCError("something else", RPCStatusCode.UNKNOWN, b""), None),
         (RuntimeError("Failed client connect: tcp connect error"), TEMPORAL),
         (RuntimeError("a bug"), None),
         (

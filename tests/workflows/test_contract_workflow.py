@@ -312,6 +312,36 @@ async def test_consumer_cancels_monthly_after_the_minimum_term(
     assert last.lines[0]["service_end"] == "2028-04-11"
 
 
+async def test_a_contract_cancelled_before_its_start_is_never_activated(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+    mail_sink: MailSink,
+) -> None:
+    """The cancellation wakes the workflow sleeping until the start; it must not take that
+    for the start (older runs activated the contract then, days early)."""
+    start = berlin_today() + timedelta(days=10)
+    contract_id, handle = await start_contract(api, temporal_env, start, HOSTING_M)
+    await eventually(lambda: state(handle), lambda v: v.next_billing_date == start)
+    response = await api.post(
+        f"/v1/contracts/{contract_id}/cancellation",
+        json={"kind": "extraordinary", "end_date": str(start - timedelta(days=1))},
+        headers=auth("crm"),
+    )
+    assert response.status_code == 200, response.text
+    # the confirmation goes out now, not on the first day; nothing is activated
+    msgid = f"<cancellation.{contract_id}@"
+    await eventually(lambda: asyncio.to_thread(sent_mails, mail_sink, msgid), bool)
+    assert await provisioning_actions(session_factory, contract_id) == []
+    await temporal_env.fast_forward(handle, timedelta(days=11))
+    summary = await handle.result()
+    assert (summary.status, summary.periods_billed) == (ContractStatus.ENDED, 0)
+    assert await provisioning_actions(session_factory, contract_id) == []
+    assert await entries(session_factory, contract_id) == []
+    assert len(sent_mails(mail_sink, msgid)) == 1
+    await record_history(temporal_env.client, handle.id, "pending-cancelled")
+
+
 async def test_late_extraordinary_cancellation_credits_the_unused_days(
     api: httpx.AsyncClient,
     temporal_env: WorkflowEnvironment,

@@ -87,5 +87,6 @@ def test_every_patch_the_workflows_ask_for_is_in_a_shape() -> None:
         contract.ISSUE_INVOICES, contract.NEW_RUN_AFTER_CHANGE, contract.HAND_OVER_INVOICES,
         contract.SHORT_RUNS, invoice.DELIVER_DOCUMENTS, invoice.COLLECT, steps.LOCAL_STEPS,
         hand_over.ONE_STEP_HAND_OVER, invoice.DISPUTE_RECHECK, contract.CONFIRM_CANCELLATION,
+        contract.PENDING_UNTIL_START,
     }  # fmt: skip
     assert asked == set(versions.IN_SHAPE)
