@@ -112,7 +112,21 @@ class SepaMandate(Strict):
         return str(derived) if derived else None
 
 
-class CustomerCreate(Strict):
+class CustomerChecks(Strict):
+    """The checks a new customer and a change share (the fields are the subclasses')."""
+
+    @field_validator("buyer_reference", check_fields=False)
+    @classmethod
+    def _leitweg(cls, value: str | None) -> str | None:
+        return checked_leitweg(value)
+
+    @field_validator("sepa_mandate", check_fields=False)
+    @classmethod
+    def _mandate(cls, value: SepaMandate | None, info: ValidationInfo) -> SepaMandate | None:
+        return mandate_fits(info.data.get("payment_method"), value)
+
+
+class CustomerCreate(CustomerChecks):
     crm_reference: str = Field(pattern=REFERENCE)
     kind: CustomerKind
     name: str = Field(min_length=1, max_length=140, description="person or contact name")
@@ -141,16 +155,6 @@ class CustomerCreate(Strict):
         if info.data.get("kind") is CustomerKind.CONSUMER:
             raise ValueError("only business customers have a VAT ID")
         return checked_vat_id(value)
-
-    @field_validator("buyer_reference")
-    @classmethod
-    def _leitweg(cls, value: str | None) -> str | None:
-        return checked_leitweg(value)
-
-    @field_validator("sepa_mandate")
-    @classmethod
-    def _mandate(cls, value: SepaMandate | None, info: ValidationInfo) -> SepaMandate | None:
-        return mandate_fits(info.data.get("payment_method"), value)
 
 
 def checked_vat_id(value: str) -> str:
@@ -182,7 +186,7 @@ def mandate_fits(method: PaymentMethod | None, mandate: SepaMandate | None) -> S
 REQUIRED_ON_CHANGE = ("name", "address", "email", "language", "payment_method", "invoice_channel")
 
 
-class CustomerChange(Strict):
+class CustomerChange(CustomerChecks):
     """A change of a customer's data: only the fields sent change (null clears company,
     vat_id, buyer_reference). Kind and CRM reference never change: they set the price list
     and the CRM's key. Issued invoices keep the data they were issued with."""
@@ -213,16 +217,6 @@ class CustomerChange(Strict):
     @classmethod
     def _vat_id(cls, value: str | None) -> str | None:
         return None if value is None else checked_vat_id(value)
-
-    @field_validator("buyer_reference")
-    @classmethod
-    def _leitweg(cls, value: str | None) -> str | None:
-        return checked_leitweg(value)
-
-    @field_validator("sepa_mandate")
-    @classmethod
-    def _mandate(cls, value: SepaMandate | None, info: ValidationInfo) -> SepaMandate | None:
-        return mandate_fits(info.data.get("payment_method"), value)
 
 
 class CustomerChangeOut(BaseModel):
