@@ -2,9 +2,9 @@
 ``oldest_seconds`` or a failure count grow knows deliveries are stuck (Temporal down for
 long, or rows that fail for a reason of their own: their ``last_error`` says which).
 
-The workflow starts of contracts and credit notes and the bank bookings the API's relay
-still has to deliver (api/relays.py), and the collection starts the hourly sweep could not
-make (activities/collection_starts.py).
+The workflow starts of contracts and credit notes, the cancellations and the bank bookings
+the API's relay still has to deliver (api/relays.py), and the collection starts the
+hourly sweep could not make (activities/collection_starts.py).
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ _BACKLOG = (
     " SELECT 'credit note', created_at, attempts FROM credit_note_start"
     "  WHERE created_at < now() - $1::interval"
     " UNION ALL"
+    " SELECT 'cancellation', created_at, attempts FROM cancellation_request"
+    "  WHERE created_at < now() - $1::interval"
+    " UNION ALL"
     " SELECT 'booking', created_at, attempts FROM booking_notice"
     "  WHERE created_at < now() - $1::interval)"
     " SELECT count(*) FILTER (WHERE kind = 'start') AS workflow_starts,"
     " count(*) FILTER (WHERE kind = 'credit note') AS credit_notes,"
+    " count(*) FILTER (WHERE kind = 'cancellation') AS cancellations,"
     " count(*) FILTER (WHERE kind = 'booking') AS bank_bookings,"
     " count(*) FILTER (WHERE attempts > 0) AS failed_before,"
     " COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::int AS oldest_seconds,"
@@ -39,6 +43,7 @@ _BACKLOG = (
 class Backlog(BaseModel):
     workflow_starts: int  # contracts whose workflow has not started
     credit_notes: int  # credit notes whose workflow (render, send, book) has not started
+    cancellations: int  # cancellations received that no workflow has heard of yet
     bank_bookings: int  # bookings their invoice's workflow has not heard of
     failed_before: int  # of these, rows whose delivery has failed at least once
     oldest_seconds: int  # how long the oldest of these has waited; 0 when none waits

@@ -380,6 +380,20 @@ class PrintBatch(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
+class CancellationRequest(SQLModel, table=True):
+    """A cancellation received while Temporal was unavailable, with its receipt time: the
+    API's relay signals it to the contract's workflow and deletes the row."""
+
+    __tablename__ = "cancellation_request"
+
+    request_id: str = Field(primary_key=True, max_length=220)
+    contract_id: uuid.UUID = Field(foreign_key="contract.id")
+    request: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))  # CancelRequest
+    created_at: datetime = _timestamp()
+    attempts: int = 0  # failed deliveries; the relay skips such a row and goes on
+    last_error: str | None = None
+
+
 class CustomerChange(SQLModel, table=True):
     """A change of a customer's data through the API: what it set (IBANs masked), and who."""
 

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
@@ -16,10 +16,11 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, RequireRole
+from api.cancellations import signal_cancellation
 from api.creation import claim_creation
 from api.deps import SessionDep
 from api.errors import FieldError, conflict, not_found
-from api.outages import no_answer, not_started_yet
+from api.outages import log_outage, no_answer, not_started_yet
 from api.schemas import (
     CancellationIn,
     CancellationOut,
@@ -35,6 +36,7 @@ from api.schemas import (
 )
 from api.workflow_starts import contract_workflow_id, start_created
 from config import Role
+from db import cancellation_requests
 from db.contracts import version_in_force
 from db.driver import driver_of, driver_transaction, insert_row
 from db.idempotency import fingerprint
@@ -49,8 +51,10 @@ from db.models import (
 )
 from domain.berlin_time import berlin_today
 from domain.calendar import add_months
+from outages import TEMPORAL, unavailable_service
 from workflows.contract import ContractWorkflow
 from workflows.models import (
+    CancellationConfirmation,
     CancellationKind,
     CancelRequest,
     ChangePlanRequest,
@@ -453,59 +457,92 @@ async def cancel_contract(
     """Cancel ordinarily (earliest end the terms allow) or extraordinarily (a given date).
     The answer is the confirmation §312k BGB requires: receipt time, contract, end date.
 
-    The receipt time is this request's arrival, also when the workflow handles it late: if
-    its worker does not answer within WORKFLOW_WAIT, the request is handed to the workflow
-    as a signal, which Temporal keeps, and the answer is 202 with the receipt alone."""
+    The receipt time is this request's first arrival, also when the workflow handles it
+    late. The request is kept in the database before the workflow is asked. If the worker
+    does not answer within WORKFLOW_WAIT, it is handed to the workflow as a signal, which
+    Temporal keeps; if Temporal is unavailable, the API's relay signals it later. Either
+    way the answer is 202 with the receipt alone, and the confirmation follows."""
     received_at = datetime.now(UTC)
     contract = await session.get(Contract, contract_id)
     if contract is None:
         raise not_found("contract")
     crm_reference = contract.crm_reference
     await _started_or_503(session, contract_id)
-    request_id = _update_id("cancel", idempotency_key) or f"cancel:{uuid.uuid4()}"
-    cancel = CancelRequest(
-        kind=CancellationKind(body.kind),
-        end_date=body.end_date,
-        reason=body.reason,
-        requested_by=principal.actor,
-        request_id=request_id,
-        received_at=received_at,
-    )
-    handle = _handle(request, contract_id)
-    try:
-        confirmed = await _asked(
-            handle.execute_update(ContractWorkflow.cancel, cancel, id=request_id)
+    async with session.begin():  # kept first: a repeat carries the first receipt time
+        cancel = await cancellation_requests.keep(
+            await driver_of(session),
+            contract_id,
+            CancelRequest(
+                kind=CancellationKind(body.kind),
+                end_date=body.end_date,
+                reason=body.reason,
+                requested_by=principal.actor,
+                request_id=_update_id("cancel", idempotency_key) or f"cancel:{uuid.uuid4()}",
+                received_at=received_at,
+            ),
         )
-    except WorkflowLate:
-        await _hand_over_cancellation(handle, cancel)
+    handed_over = await _hand_over_cancellation(request, session, contract_id, cancel)
+    if handed_over is None:
         response.status_code = status.HTTP_202_ACCEPTED
+        received = cancel.received_at or received_at
         return CancellationOut(
             contract_id=contract_id,
             crm_reference=crm_reference,
             kind=cancel.kind.value,
-            received_at=received_at,
+            received_at=received,
             end_date=None,
-            confirmation=receipt_text(received_at, crm_reference, None),
+            confirmation=receipt_text(received, crm_reference, None),
         )
     return CancellationOut(
         contract_id=contract_id,
         crm_reference=crm_reference,
-        kind=confirmed.kind.value,
-        received_at=confirmed.received_at,
-        end_date=confirmed.end_date,
-        confirmation=receipt_text(confirmed.received_at, crm_reference, confirmed.end_date),
+        kind=handed_over.kind.value,
+        received_at=handed_over.received_at,
+        end_date=handed_over.end_date,
+        confirmation=receipt_text(handed_over.received_at, crm_reference, handed_over.end_date),
     )
 
 
-async def _hand_over_cancellation(handle: Any, cancel: CancelRequest) -> None:
-    """The signal is in the workflow's history at once and is handled when its worker is
-    back, with the same request id as the update the server may still hold: one effect."""
+async def _hand_over_cancellation(
+    request: Request, session: AsyncSession, contract_id: uuid.UUID, cancel: CancelRequest
+) -> CancellationConfirmation | None:
+    """The workflow's confirmation, or None when the request is only received: the worker
+    did not answer in time (the request went as a signal), or Temporal is unavailable (the
+    relay signals it). The kept request is deleted once the workflow has it or refused it."""
+    assert cancel.request_id is not None
+    state = request.app.state
     try:
-        await handle.signal(ContractWorkflow.cancellation_requested, cancel)
-    except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
-            raise _not_running() from None
+        confirmed = await _asked(
+            _handle(request, contract_id).execute_update(
+                ContractWorkflow.cancel, cancel, id=cancel.request_id
+            )
+        )
+    except WorkflowLate:
+        try:
+            await signal_cancellation(state.temporal, contract_id, cancel)
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                await _forget(session, cancel.request_id)
+                raise _not_running() from None
+            if unavailable_service(error) is None:
+                raise
+            return None  # the relay signals it
+        confirmed = None
+    except HTTPException:  # refused by the workflow: nothing to hand over any more
+        await _forget(session, cancel.request_id)
         raise
+    except Exception as error:
+        if unavailable_service(error) is None:
+            raise
+        log_outage("POST", f"/v1/contracts/{contract_id}/cancellation", TEMPORAL, error)
+        return None  # Temporal unavailable: the relay signals it
+    await _forget(session, cancel.request_id)
+    return confirmed
+
+
+async def _forget(session: AsyncSession, request_id: str) -> None:
+    async with session.begin():
+        await cancellation_requests.forget(await driver_of(session), request_id)
 
 
 def receipt_text(received_at: datetime, crm_reference: str, end_date: date | None) -> str:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RetryConfig
 
-from api import credit_note_starts
+from api import cancellations, credit_note_starts
 from api.idempotency import (
     STALE_AFTER,
     Owned,
@@ -55,6 +55,7 @@ from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.models import (
     BookingNotice,
+    CancellationRequest,
     Contract,
     ContractVersion,
     CreditNoteStart,
@@ -572,6 +573,53 @@ async def test_a_credit_note_issued_while_temporal_is_down_is_sent_by_the_relay(
     async with session_factory() as session:
         notes = select(func.count()).where(Invoice.preceding_number == number)
         assert await session.scalar(notes) == 1
+
+
+async def test_a_cancellation_while_temporal_is_down_is_handed_over_by_the_relay(
+    settings: Settings,
+    api: httpx.AsyncClient,
+    worker: object,
+    temporal_env: Any,
+    session_factory: Factory,
+) -> None:
+    """Temporal out of reach: the cancellation is kept with its receipt time and answered
+    202. The relay hands it over once Temporal answers, and the workflow records it as
+    received at its first arrival (§312k BGB), once, though the CRM repeats it."""
+    contract = await _contract(api)
+    path = f"/v1/contracts/{contract['id']}/cancellation"
+    key = f"k-{uuid.uuid4()}"
+    keyed = {**auth("crm"), "Idempotency-Key": key}
+    async with temporal_never_reached(settings) as cut_off:
+        down = await cut_off.post(path, json={"kind": "ordinary"}, headers=keyed)
+    assert down.status_code == 202, down.text
+    received_at = datetime.fromisoformat(down.json()["received_at"])
+    assert down.json()["end_date"] is None
+    async with session_factory() as session:
+        kept = await session.get(CancellationRequest, f"cancel:{key}")
+        assert kept is not None and kept.request["received_at"] == down.json()["received_at"]
+        assert (await backlog_now(session_factory)).cancellations >= 1
+
+    await asyncio.sleep(1.5)  # handed over noticeably later than received
+    state = relay_state(session_factory, temporal_env.client, settings)
+    assert await cancellations.deliver_left_over(state, older_than=timedelta(0)) >= 1
+    handle = temporal_env.client.get_workflow_handle_for(
+        ContractWorkflow.run, f"contract-{contract['id']}"
+    )
+    view = await eventually(
+        lambda: handle.query(ContractWorkflow.state), lambda s: s.cancellation is not None, 30
+    )
+    assert view.cancellation is not None and view.cancellation.received_at == received_at
+    async with session_factory() as session:
+        assert await session.get(CancellationRequest, f"cancel:{key}") is None
+    repeated = await api.post(path, json={"kind": "ordinary"}, headers=keyed)
+    assert (repeated.status_code, repeated.json()) == (202, down.json())  # the first answer
+    async with session_factory() as session:
+        reasons = await session.scalars(
+            select(ContractVersion.reason).where(
+                ContractVersion.contract_id == uuid.UUID(contract["id"])
+            )
+        )
+        assert sorted(reasons) == ["cancellation", "created"]
 
 
 async def test_a_key_the_outage_left_claimed_is_settled_once_the_database_is_back(

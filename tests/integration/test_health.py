@@ -24,8 +24,8 @@ async def test_all_green_with_a_worker(api: httpx.AsyncClient, worker: object) -
     }
     # no failure by itself; a monitor watches it (tests/e2e/test_outages.py counts it)
     assert set(body["backlog"]) == {
-        "workflow_starts", "credit_notes", "bank_bookings", "failed_before", "oldest_seconds",
-        "collection_starts_failing",
+        "workflow_starts", "credit_notes", "cancellations", "bank_bookings", "failed_before",
+        "oldest_seconds", "collection_starts_failing",
     }  # fmt: skip
 
 
