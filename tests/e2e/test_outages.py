@@ -87,6 +87,7 @@ from tests.helpers import auth, eventually, relay_state, sent_mails
 from tests.outage import Outage, proxied
 from worker import running_worker
 from workflows.contract import ContractWorkflow
+from workflows.models import ContractStateView
 
 pytestmark = pytest.mark.usefixtures("catalog")
 Factory = async_sessionmaker[AsyncSession]
@@ -251,6 +252,27 @@ async def test_a_workflow_without_its_worker_is_a_503_and_the_repeat_changes_onc
         await changed_once(api, contract["id"], keyed, session_factory)
 
 
+async def cancellation_recorded(temporal_env: Any, contract_id: str) -> ContractStateView:
+    """The contract's workflow state once it holds a cancellation (at most 30 s)."""
+    handle = temporal_env.client.get_workflow_handle_for(
+        ContractWorkflow.run, f"contract-{contract_id}"
+    )
+    return await eventually(
+        lambda: handle.query(ContractWorkflow.state), lambda s: s.cancellation is not None, 30
+    )
+
+
+async def version_reasons(factory: Factory, contract_id: str) -> list[str]:
+    """Why each of the contract's versions was recorded, sorted."""
+    async with factory() as session:
+        reasons = await session.scalars(
+            select(ContractVersion.reason).where(
+                ContractVersion.contract_id == uuid.UUID(contract_id)
+            )
+        )
+        return sorted(reasons)
+
+
 def one_month_after(day: date) -> date:
     """§188 BGB: the same day a month later, or the month's last day if it has none."""
     year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
@@ -299,22 +321,14 @@ async def test_a_cancellation_while_the_worker_is_down_counts_from_its_arrival(
     await asyncio.sleep(1.5)  # handled noticeably later than received
     msgid = f"<cancellation.{contract['id']}@"
     async with running_worker(settings, temporal_env.client):
-        view = await eventually(
-            lambda: handle.query(ContractWorkflow.state), lambda s: s.cancellation is not None, 30
-        )
+        view = await cancellation_recorded(temporal_env, contract["id"])
         mails = await eventually(
             lambda: asyncio.to_thread(sent_mails, mail_sink, msgid), lambda m: len(m) > 0, 30
         )
     confirmation = view.cancellation
     assert confirmation.received_at == received_at
     assert confirmation.end_date == one_month_after(berlin_date(received_at))
-    async with session_factory() as session:
-        reasons = await session.scalars(
-            select(ContractVersion.reason).where(
-                ContractVersion.contract_id == uuid.UUID(contract["id"])
-            )
-        )
-        assert sorted(reasons) == ["cancellation", "created"]
+    assert await version_reasons(session_factory, contract["id"]) == ["cancellation", "created"]
     assert [r for r in view.rejected_requests if r.kind == "cancellation"] == []
     # the confirmation with the end follows by e-mail, once, with the receipt in German time
     assert len(mails) == 1
@@ -602,24 +616,13 @@ async def test_a_cancellation_while_temporal_is_down_is_handed_over_by_the_relay
     await asyncio.sleep(1.5)  # handed over noticeably later than received
     state = relay_state(session_factory, temporal_env.client, settings)
     assert await cancellations.deliver_left_over(state, older_than=timedelta(0)) >= 1
-    handle = temporal_env.client.get_workflow_handle_for(
-        ContractWorkflow.run, f"contract-{contract['id']}"
-    )
-    view = await eventually(
-        lambda: handle.query(ContractWorkflow.state), lambda s: s.cancellation is not None, 30
-    )
+    view = await cancellation_recorded(temporal_env, contract["id"])
     assert view.cancellation is not None and view.cancellation.received_at == received_at
     async with session_factory() as session:
         assert await session.get(CancellationRequest, f"cancel:{key}") is None
     repeated = await api.post(path, json={"kind": "ordinary"}, headers=keyed)
     assert (repeated.status_code, repeated.json()) == (202, down.json())  # the first answer
-    async with session_factory() as session:
-        reasons = await session.scalars(
-            select(ContractVersion.reason).where(
-                ContractVersion.contract_id == uuid.UUID(contract["id"])
-            )
-        )
-        assert sorted(reasons) == ["cancellation", "created"]
+    assert await version_reasons(session_factory, contract["id"]) == ["cancellation", "created"]
 
 
 async def test_a_key_the_outage_left_claimed_is_settled_once_the_database_is_back(
