@@ -13,6 +13,7 @@ from api.errors import FieldError
 from api.schemas import CustomerChange, PaymentMethod
 from db.models import Customer, CustomerFlag, SepaMandate
 from db.models import CustomerChange as CustomerChangeRow
+from documents.pdf import masked_iban
 
 MANDATE = ("sepa_mandate", "mandate_reference")
 
@@ -127,6 +128,6 @@ def _shown(changed: dict[str, Any]) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for column, value in changed.items():
         if column == "iban" and value:
-            value = f"{value[:4]} **** **** {value[-4:]}"
+            value = masked_iban(value)
         shown[column] = value.isoformat() if hasattr(value, "isoformat") else value
     return shown

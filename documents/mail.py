@@ -31,7 +31,7 @@ from segno import helpers as qr_helpers
 
 from documents.letters import CancellationLetter, cancellation_paragraphs
 from documents.model import InvoiceDoc, euros
-from documents.pdf import _day, _grouped, _masked, _money
+from documents.pdf import _day, _grouped, _money, masked_iban
 
 TEMPLATES = Path(__file__).parent / "templates" / "mail"
 QR_CID = "girocode"
@@ -272,7 +272,7 @@ def invoice_mail(doc: InvoiceDoc, pdf: bytes, xrechnung_xml: bytes | None) -> Ma
         "debit_date": _day(debit_date, locale) if debit_date else None,
         "mandate_reference": payment.get("mandate_reference"),
         "creditor_id": payment.get("creditor_id"),
-        "masked_iban": _masked(payment["iban"]) if sepa else None,
+        "masked_iban": masked_iban(payment["iban"]) if sepa else None,
         "due_date": _day(doc.due_date, locale),
         "seller_name": seller["name"],
         "seller_iban": _grouped(seller["iban"]),

@@ -76,7 +76,7 @@ def _day(day: date, locale: str) -> str:
     )
 
 
-def _masked(iban: str) -> str:
+def masked_iban(iban: str) -> str:
     return f"{iban[:4]} **** **** {iban[-4:]}"
 
 
@@ -164,7 +164,7 @@ def template_context(doc: InvoiceDoc) -> dict[str, Any]:
             t.prenotification(
                 gross,
                 _day(date.fromisoformat(payment["debit_date"]), locale),
-                _masked(payment["iban"]),
+                masked_iban(payment["iban"]),
                 payment["mandate_reference"],
                 payment["creditor_id"],
             )

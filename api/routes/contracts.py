@@ -349,12 +349,17 @@ async def _within_wait(call: Awaitable[T]) -> T:
         raise WorkflowLate from None
 
 
-async def _answered(call: Awaitable[T]) -> T:
-    """The workflow's answer, or a 503 after WORKFLOW_WAIT."""
+async def _late_is_503(answer: Awaitable[T]) -> T:
+    """WorkflowLate becomes a 503 that asks for the repeat."""
     try:
-        return await _within_wait(call)
+        return await answer
     except WorkflowLate:
         raise no_answer(WORKFLOW_WAIT) from None
+
+
+async def _answered(call: Awaitable[T]) -> T:
+    """The workflow's answer, or a 503 after WORKFLOW_WAIT."""
+    return await _late_is_503(_within_wait(call))
 
 
 async def _asked(call: Awaitable[T]) -> T:
@@ -374,10 +379,7 @@ async def _asked(call: Awaitable[T]) -> T:
 
 async def _ask(call: Awaitable[T]) -> T:
     """As _asked, with a 503 for a late answer."""
-    try:
-        return await _asked(call)
-    except WorkflowLate:
-        raise no_answer(WORKFLOW_WAIT) from None
+    return await _late_is_503(_asked(call))
 
 
 async def _started_or_503(session: AsyncSession, contract_id: uuid.UUID) -> None:
@@ -481,25 +483,18 @@ async def cancel_contract(
                 received_at=received_at,
             ),
         )
-    handed_over = await _hand_over_cancellation(request, session, contract_id, cancel)
-    if handed_over is None:
+    confirmed = await _hand_over_cancellation(request, session, contract_id, cancel)
+    if confirmed is None:  # received; the confirmation with the end follows
         response.status_code = status.HTTP_202_ACCEPTED
-        received = cancel.received_at or received_at
-        return CancellationOut(
-            contract_id=contract_id,
-            crm_reference=crm_reference,
-            kind=cancel.kind.value,
-            received_at=received,
-            end_date=None,
-            confirmation=receipt_text(received, crm_reference, None),
-        )
+    received = confirmed.received_at if confirmed else (cancel.received_at or received_at)
+    end_date = confirmed.end_date if confirmed else None
     return CancellationOut(
         contract_id=contract_id,
         crm_reference=crm_reference,
-        kind=handed_over.kind.value,
-        received_at=handed_over.received_at,
-        end_date=handed_over.end_date,
-        confirmation=receipt_text(handed_over.received_at, crm_reference, handed_over.end_date),
+        kind=cancel.kind.value,
+        received_at=received,
+        end_date=end_date,
+        confirmation=receipt_text(received, crm_reference, end_date),
     )
 
 
