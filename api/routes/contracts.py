@@ -49,7 +49,7 @@ from db.models import (
     Product,
     WorkflowStart,
 )
-from domain.berlin_time import berlin_today
+from domain.berlin_time import berlin_clock, berlin_today
 from domain.calendar import add_months
 from outages import TEMPORAL, unavailable_service
 from workflows.contract import ContractWorkflow
@@ -541,10 +541,12 @@ async def _forget(session: AsyncSession, request_id: str) -> None:
 
 
 def receipt_text(received_at: datetime, crm_reference: str, end_date: date | None) -> str:
-    """The text the customer gets (German, as the contract's market)."""
+    """The text the customer gets (German, as the contract's market), with the receipt in
+    German time, as the confirmation letter gives it."""
+    received = berlin_clock(received_at)
     receipt = (
-        f"Wir bestätigen den Eingang Ihrer Kündigung am {received_at:%d.%m.%Y um %H:%M} Uhr "
-        f"(UTC) für den Vertrag {crm_reference}."
+        f"Wir bestätigen den Eingang Ihrer Kündigung am {received:%d.%m.%Y um %H:%M} Uhr "
+        f"für den Vertrag {crm_reference}."
     )
     if end_date is None:
         return receipt + " Das Vertragsende bestätigen wir Ihnen gesondert."

@@ -99,3 +99,15 @@ def test_our_own_termination_is_no_confirmation_of_a_declaration() -> None:
     english = cancellation_mail(dataclasses.replace(ours, buyer={**BUYER, "language": "en"}), b"")
     assert english.subject == "Termination of your contract V-2026-0815"
     assert "terminate the contract for cause" in english.text
+
+
+def test_the_api_receipt_gives_the_letters_german_time() -> None:
+    """The CRM's answer and the customer's letter name one moment on one clock."""
+    from api.routes.contracts import receipt_text
+
+    winter = receipt_text(LETTER.received_at, "V-2026-0815", LETTER.end_date)
+    assert "Kündigung am 27.11.2026 um 15:54 Uhr für den Vertrag V-2026-0815." in winter
+    assert "endet mit Ablauf des 27.12.2026" in winter
+    summer = receipt_text(datetime(2027, 7, 1, 22, 30, tzinfo=UTC), "V-1", None)
+    assert "am 02.07.2027 um 00:30 Uhr" in summer
+    assert "UTC" not in winter + summer
