@@ -1,4 +1,5 @@
-"""The ``faktura`` command line: catalog loading, demo data, the local mail sink."""
+"""The ``faktura`` command line: catalog loading, demo data, bank files, the accounting
+export, the local mail sink."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import email.policy
 import json
 import sys
 import urllib.request
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,23 @@ async def _import_bank_file(content: bytes) -> None:
     finally:
         await engine.dispose()
     print(f"{statement.kind} {statement.id}: {new_lines} new lines, {len(booked)} booked")
+
+
+async def _export_accounting() -> None:
+    from activities.accounting import AccountingExporter
+    from db.engine import make_engine, make_session_factory
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        exporter = AccountingExporter(make_session_factory(engine), settings)
+        exported = await exporter.export_ended_months(berlin_today(), datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    for month in exported:
+        print(f"{month.month:%Y-%m}: {month.bookings} bookings ({month.late} late) {month.path}")
+    if not exported:
+        print("every ended month is exported")
 
 
 def _call(api: str, path: str, key: str, body: Any | None = None) -> tuple[int, Any]:
@@ -210,6 +228,10 @@ def main(argv: list[str] | None = None) -> None:
     bank = commands.add_parser("bank").add_subparsers(dest="action", required=True)
     bank_import = bank.add_parser("import", help="import a camt.053/camt.054 file (idempotent)")
     bank_import.add_argument("file", type=Path)
+    accounting = commands.add_parser("accounting").add_subparsers(dest="action", required=True)
+    accounting.add_parser(
+        "export", help="a DATEV booking batch for every ended month not exported yet"
+    )
     mails = commands.add_parser("mails", help="list the mails the local SMTP sink received")
     mails.add_argument("--dir", type=Path, default=PROJECT_ROOT / "var" / "mail")
     options = parser.parse_args(argv)
@@ -220,6 +242,8 @@ def main(argv: list[str] | None = None) -> None:
         load_demo(options.api)
     elif options.command == "bank":
         asyncio.run(_import_bank_file(options.file.read_bytes()))
+    elif options.command == "accounting":
+        asyncio.run(_export_accounting())
     elif options.command == "mails":
         list_mails(options.dir)
 

@@ -11,7 +11,7 @@ import gc
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -75,6 +75,31 @@ class Seller(BaseModel):
     @classmethod
     def _valid_bic(cls, value: str) -> str:
         return str(BIC(value))
+
+
+class Accounting(BaseModel):
+    """The monthly DATEV export (activities/accounting.py). [StB] The tax advisor names the
+    numbers, the chart and the OSS account; the defaults are DATEV's demo consultant."""
+
+    chart: Literal["SKR03", "SKR04"] = "SKR03"
+    consultant_number: int = Field(default=1001, ge=1001, le=9_999_999)  # Beraternummer
+    client_number: int = Field(default=1, ge=1, le=99_999)  # Mandantennummer
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+    # Festschreibung: the advisor's books take each batch as final. Off until the advisor
+    # has imported a first batch (reference §5.3); faktura never exports a month twice anyway.
+    lock_batches: bool = False
+    # EU consumers are taxed where they live (OSS): no default account or tax key exists,
+    # so an OSS invoice stops the export until these are set.
+    oss_revenue_account: str | None = Field(default=None, pattern=r"^\d{4,8}$")
+    oss_tax_key: str | None = Field(default=None, pattern=r"^\d{1,4}$")
+    # Off when the bank's statements reach the advisor directly (DATEV Bankdatenservice):
+    # the payments would be booked twice.
+    export_payments: bool = True
+
+    @field_validator("oss_revenue_account", "oss_tax_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 ApiKeys = Annotated[list[SecretStr], NoDecode]
@@ -144,6 +169,7 @@ class Settings(BaseSettings):
 
     archive_dir: Path = PROJECT_ROOT / "var" / "archive"
     seller: Seller = Field(default_factory=Seller)
+    accounting: Accounting = Field(default_factory=Accounting)
 
     @field_validator("database_url")
     @classmethod

@@ -33,6 +33,8 @@ from activities.registry import build_activities
 from config import Settings, get_settings, tune_garbage_collector
 from db.engine import make_engine, make_session_factory
 from temporal_client import connect
+from workflows.accounting import SCHEDULE_ID as ACCOUNTING_SCHEDULE_ID
+from workflows.accounting import AccountingExportWorkflow
 from workflows.collection_starts import SCHEDULE_ID as COLLECTION_SCHEDULE_ID
 from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.print_batch import SCHEDULE_ID as PRINT_SCHEDULE_ID
@@ -105,13 +107,23 @@ def _daily_at(hour: int) -> ScheduleSpec:
 
 
 HOURLY = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=1))])
+# The 3rd, 05:00: the bank statements of the month's last days are in by then.
+MONTHLY_ON_THE_THIRD = ScheduleSpec(
+    calendars=[
+        ScheduleCalendarSpec(
+            day_of_month=[ScheduleRange(3)], hour=[ScheduleRange(5)], minute=[ScheduleRange(0)]
+        )
+    ],
+    time_zone_name="Europe/Berlin",
+)
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Fleet jobs as Temporal Schedules (created once, kept across restarts): the SEPA file
     early in the morning (before the banks' cut-off), the print batch in the evening, and
     every hour the start of the collections that are due (workflows/collection_starts.py),
-    and at night the clean-up of rows that outlived their purpose (db/retention.py)."""
+    at night the clean-up of rows that outlived their purpose (db/retention.py), and each
+    month the accounting export of the month before (workflows/accounting.py)."""
     for schedule_id, schedule in (
         (SEPA_SCHEDULE_ID, _schedule(SepaBatchWorkflow.run, "sepa-batch", _daily_at(6), settings)),
         (PRINT_SCHEDULE_ID,
@@ -120,6 +132,9 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
          _schedule(CollectionStartsWorkflow.run, "collection-starts", HOURLY, settings)),
         (RETENTION_SCHEDULE_ID,
          _schedule(RetentionWorkflow.run, "retention", _daily_at(3), settings)),
+        (ACCOUNTING_SCHEDULE_ID,
+         _schedule(AccountingExportWorkflow.run, "accounting-export", MONTHLY_ON_THE_THIRD,
+                   settings)),
     ):  # fmt: skip
         with contextlib.suppress(ScheduleAlreadyRunningError):
             await client.create_schedule(schedule_id, schedule)

@@ -9,6 +9,7 @@ naming an empty or missing file, and GoBD requires the archive to hold what the 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
 from pathlib import Path
@@ -54,3 +55,39 @@ def _flush_directory(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+class ArchiveFileWriter:
+    """A large archive file (a month's DATEV batch) written in parts under a temporary name.
+
+    ``keep`` flushes it and puts it in place, durably, as ``write_once`` does. Unlike
+    ``write_once`` it replaces a file already there: only a run that has not committed
+    the file's row yet may call it, so what it replaces is what an earlier attempt wrote
+    before it failed, which no row names."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._made = list(itertools.takewhile(lambda folder: not folder.exists(), path.parents))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._temporary = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+        self._file = self._temporary.open("wb")
+        self._hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._hash.update(data)
+
+    def keep(self) -> str:
+        """Flush, rename into place and flush the folder(s); the file's SHA-256."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._temporary, self.path)
+        folders = {self.path.parent, *(folder.parent for folder in self._made)}
+        for folder in sorted(folders, key=lambda folder: len(folder.parts), reverse=True):
+            _flush_directory(folder)
+        return self._hash.hexdigest()
+
+    def discard(self) -> None:
+        self._file.close()
+        self._temporary.unlink(missing_ok=True)

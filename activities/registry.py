@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.accounting import AccountingActivities, AccountingExporter
 from activities.collection import CollectionActivities
 from activities.collection_starts import CollectionStartActivities
 from activities.contracts import ContractActivities
@@ -59,4 +60,5 @@ def build_activities(
         hand_over.hand_over_issued_invoice,
         CollectionStartActivities(session_factory).start_due_collections,
         RetentionActivities(session_factory, settings.idempotency_window_days).forget_expired_rows,
+        AccountingActivities(AccountingExporter(session_factory, settings)).export_ended_months,
     ]

@@ -14,7 +14,7 @@ from api.errors import install_handlers
 from api.idempotency import IdempotencyMiddleware
 from api.outages import OPENAPI_RESPONSES
 from api.relays import relay_forever
-from api.routes import catalog, collection, contracts, customers, health, invoices
+from api.routes import accounting, catalog, collection, contracts, customers, health, invoices
 from api.warm_up import warm_up
 from config import Settings, get_settings, tune_garbage_collector
 from db.engine import make_engine, make_session_factory
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, temporal_client: Client | None 
         "Authenticate with `Authorization: Bearer <API key>`; each route names its roles.",
         lifespan=lifespan,
     )
-    for module in (health, catalog, customers, contracts, invoices, collection):
+    for module in (health, catalog, customers, contracts, invoices, collection, accounting):
         app.include_router(module.router, responses=OPENAPI_RESPONSES)
     app.add_middleware(IdempotencyMiddleware)
     install_handlers(app)

@@ -622,3 +622,30 @@ class CollectionStart(SQLModel, table=True):
     updated_at: datetime = _timestamp()
     attempts: int = 0  # failed starts; each moves wake_at an hour on (a reason of its own)
     last_error: str | None = None
+
+
+class AccountingExport(SQLModel, table=True):
+    """A month's DATEV booking batch (activities/accounting.py): written once, never again;
+    what arrives for an exported month goes into the next batch."""
+
+    __tablename__ = "accounting_export"
+
+    month: date = Field(primary_key=True)  # its first day
+    bookings: int
+    documents: int  # invoices and credit notes
+    movements: int  # matched bank lines
+    late: int  # of them dated in a month exported before: booked on this month's first day
+    path: str | None = None  # no file for a month without bookings
+    sha256: str | None = Field(default=None, max_length=64)
+    locked: bool  # written with Festschreibung
+    cutoff: datetime = Field(sa_type=DateTime(timezone=True))  # what existed then is in it
+    created_at: datetime = _timestamp()
+
+
+class AccountingEntry(SQLModel, table=True):
+    """An invoice, credit note (invoice:<number>) or bank line (line:<id>) in a batch."""
+
+    __tablename__ = "accounting_entry"
+
+    source: str = Field(primary_key=True, max_length=120)
+    month: date = Field(foreign_key="accounting_export.month")

@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import auth
+from domain.berlin_time import berlin_today
+from tests.helpers import auth, eventually
 
 
 def unique(prefix: str) -> str:
@@ -80,3 +81,26 @@ def contract_body(customer_id: str, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def issued(
+    api: httpx.AsyncClient,
+    customer: dict[str, Any],
+    items: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A contract from the first of this month, and its first invoice once issued."""
+    start = berlin_today().replace(day=1)
+    items = items or [{"product_code": "hosting-m-monthly", "domain": "inkasso.de"}]
+    body = contract_body(customer["id"], start_date=start.isoformat(), items=items)
+    contract = (await api.post("/v1/contracts", json=body, headers=auth("crm"))).json()
+
+    async def page() -> dict[str, Any]:
+        return (
+            await api.get(f"/v1/contracts/{contract['id']}/invoices", headers=auth("finance"))
+        ).json()
+
+    listed = await eventually(page, lambda p: p.get("total", 0) >= 1, 30)
+    invoice = (
+        await api.get(f"/v1/invoices/{listed['items'][0]['number']}", headers=auth("finance"))
+    ).json()
+    return {**invoice, "contract": contract}

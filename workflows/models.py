@@ -424,3 +424,22 @@ class DisputeRequest(BaseModel):
 class DunningLevelChanged(BaseModel):
     invoice: str
     level: int  # 0 = none, 1 = reminder, 2 = first notice, 3 = final notice, 4+ = beyond
+
+
+class AccountingExportInput(BaseModel):
+    """Export every month that ended before ``today`` and has no batch yet, in order, with
+    what existed at ``cutoff`` (activities/accounting.py)."""
+
+    today: date  # German calendar day
+    cutoff: datetime
+
+
+class ExportedMonth(BaseModel):
+    month: date  # its first day
+    bookings: int
+    late: int  # of them dated in a month exported before
+    path: str | None
+
+
+class AccountingExportResult(BaseModel):
+    exported: list[ExportedMonth] = Field(default_factory=list)

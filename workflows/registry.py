@@ -1,5 +1,6 @@
 """Every workflow the faktura worker runs."""
 
+from workflows.accounting import AccountingExportWorkflow
 from workflows.collection_starts import CollectionStartsWorkflow
 from workflows.contract import ContractWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -13,4 +14,5 @@ WORKFLOWS = [
     SepaBatchWorkflow,
     CollectionStartsWorkflow,
     RetentionWorkflow,
+    AccountingExportWorkflow,
 ]

@@ -41,8 +41,8 @@ from tests.camt_files import Entry, camt053, camt054
 from tests.factories import (
     business_body,
     consumer_body,
-    contract_body,
     create_customer,
+    issued,
     transfer_consumer_body,
 )
 from tests.helpers import auth, eventually, record_history, run_and_record, sent_mails
@@ -59,25 +59,7 @@ from workflows.search_attributes import INVOICE_STATUS
 
 pytestmark = pytest.mark.usefixtures("catalog", "worker")
 
-FIRST = berlin_today().replace(day=1)
-HOSTING = [{"product_code": "hosting-m-monthly", "domain": "inkasso.de"}]
 GROSS = 1998  # 9.99 hosting M + 9.99 setup, consumer list (gross); business: 8.39 + 8.39 + 19 %
-
-
-async def issued(api: httpx.AsyncClient, customer: dict[str, Any]) -> dict[str, Any]:
-    body = contract_body(customer["id"], start_date=FIRST.isoformat(), items=HOSTING)
-    contract = (await api.post("/v1/contracts", json=body, headers=auth("crm"))).json()
-
-    async def page() -> dict[str, Any]:
-        return (
-            await api.get(f"/v1/contracts/{contract['id']}/invoices", headers=auth("finance"))
-        ).json()
-
-    listed = await eventually(page, lambda p: p.get("total", 0) >= 1, 30)
-    invoice = (
-        await api.get(f"/v1/invoices/{listed['items'][0]['number']}", headers=auth("finance"))
-    ).json()
-    return {**invoice, "contract": contract}
 
 
 async def debit_of(

@@ -9,6 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
 from worker import (
+    ACCOUNTING_SCHEDULE_ID,
     COLLECTION_SCHEDULE_ID,
     PRINT_SCHEDULE_ID,
     RETENTION_SCHEDULE_ID,
@@ -51,3 +52,19 @@ async def test_hourly_collection_starts_schedule(
     [interval] = description.schedule.spec.intervals
     assert interval.every == timedelta(hours=1) < LOOKAHEAD
     assert description.schedule.action.workflow == "CollectionStartsWorkflow"
+
+
+async def test_monthly_accounting_export_on_the_third(
+    temporal_env: WorkflowEnvironment, settings: Settings
+) -> None:
+    """The month before is exported on the 3rd at 05:00 German time, when the bank
+    statements of its last days are in."""
+    await ensure_schedules(temporal_env.client, settings)
+    handle = temporal_env.client.get_schedule_handle(ACCOUNTING_SCHEDULE_ID)
+    description = await handle.describe()
+    spec = description.schedule.spec
+    assert spec.time_zone_name == "Europe/Berlin"
+    [calendar] = spec.calendars
+    assert [r.start for r in calendar.day_of_month] == [3]
+    assert [r.start for r in calendar.hour] == [5]
+    assert description.schedule.action.workflow == "AccountingExportWorkflow"

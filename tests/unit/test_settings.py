@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from config import PROJECT_ROOT, Seller, Settings
+from config import PROJECT_ROOT, Accounting, Seller, Settings
 from devstack.run import DevStack
 
 
@@ -15,8 +15,10 @@ def documented() -> set[str]:
 
 
 def test_env_example_documents_every_variable() -> None:
-    expected = {f"FAKTURA_{name.upper()}" for name in Settings.model_fields if name != "seller"}
-    expected |= {f"FAKTURA_SELLER__{name.upper()}" for name in Seller.model_fields}
+    nested = {"seller": Seller, "accounting": Accounting}
+    expected = {f"FAKTURA_{name.upper()}" for name in Settings.model_fields if name not in nested}
+    for prefix, model in nested.items():
+        expected |= {f"FAKTURA_{prefix.upper()}__{name.upper()}" for name in model.model_fields}
     expected |= {f"FAKTURA_DEV_{name.upper()}" for name in DevStack.model_fields}
     assert documented() == expected
 

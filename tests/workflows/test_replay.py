@@ -33,7 +33,7 @@ def test_the_corpus_covers_the_workflow() -> None:
     assert {
         "catch-up", "plan-changes", "ordinary-cancellation", "signals", "invoice",
         "invoice-dunning", "invoice-debit", "contract-dunning", "monthly-runs",
-        "collection-starts", "invoice-dispute", "pending-cancelled",
+        "collection-starts", "invoice-dispute", "pending-cancelled", "accounting-export",
     } <= names  # fmt: skip
     events = set()
     for text in TEXTS.values():
