@@ -93,7 +93,7 @@ async def seed(factory, n: int) -> None:  # noqa: ANN001
     async with driver_transaction(factory) as db:
         await db.execute(SEED[0], n)
         await db.execute(SEED[1])
-        await db.execute(INVOICES.format(values=values), first, days)
+        await db.execute(INVOICES.replace("{values}", values), first, days)
         await db.execute(PAYMENTS[0])
         await db.execute(PAYMENTS[1])
         await db.execute(PAYMENTS[2], berlin_today().replace(day=1) - timedelta(days=1))
