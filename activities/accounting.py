@@ -92,23 +92,24 @@ class AccountingExporter:
         self.chart = chart_of(settings.accounting)
 
     async def export_ended_months(
-        self, today: date, cutoff: datetime, done: Callable[[ExportedMonth], None] | None = None
+        self, today: date, cutoff: datetime, progress: Callable[[str], None] | None = None
     ) -> list[ExportedMonth]:
-        """Every month that ended before ``today`` and has no batch yet, oldest first."""
+        """Every month that ended before ``today`` and has no batch yet, oldest first;
+        ``progress`` hears of each part written (the activity heartbeats with it)."""
         exported = []
-        while (month := await self._export_next(today, cutoff)) is not None:
+        while (month := await self._export_next(today, cutoff, progress)) is not None:
             exported.append(month)
-            if done:
-                done(month)
         return exported
 
-    async def _export_next(self, today: date, cutoff: datetime) -> ExportedMonth | None:
+    async def _export_next(
+        self, today: date, cutoff: datetime, progress: Callable[[str], None] | None
+    ) -> ExportedMonth | None:
         async with driver_transaction(self.session_factory) as db:
             await db.execute(ONE_AT_A_TIME)
             month = await self._next_month(db, cutoff)
             if month is None or last_day(month) >= today:
                 return None
-            return await self._export(db, month, cutoff)
+            return await self._export(db, month, cutoff, progress or (lambda _: None))
 
     async def _next_month(self, db: asyncpg.Connection, cutoff: datetime) -> date | None:
         latest = await db.fetchval("SELECT max(month) FROM accounting_export")
@@ -117,7 +118,13 @@ class AccountingExporter:
         earliest = await db.fetchval(EARLIEST, cutoff, self.settings.accounting.export_payments)
         return earliest.replace(day=1) if earliest else None
 
-    async def _export(self, db: asyncpg.Connection, month: date, cutoff: datetime) -> ExportedMonth:
+    async def _export(
+        self,
+        db: asyncpg.Connection,
+        month: date,
+        cutoff: datetime,
+        progress: Callable[[str], None],
+    ) -> ExportedMonth:
         end = last_day(month)
         path = self.settings.archive_dir / "accounting" / f"{month:%Y}" / f"EXTF-{month:%Y-%m}.csv"
         accounting = self.settings.accounting
@@ -151,6 +158,7 @@ class AccountingExporter:
                         counts["bookings"] += len(bookings)
                         out.write(extf_body([into_period(b, month) for b in bookings], header))
                     counts[kind] += len(rows)
+                    progress(f"{month:%Y-%m}: {counts['bookings']} bookings")
                     await db.execute(
                         "INSERT INTO accounting_entry (source, month)"
                         " SELECT unnest($1::text[]), $2",
@@ -207,14 +215,14 @@ class AccountingActivities:
 
     @activity.defn
     async def export_ended_months(self, input: AccountingExportInput) -> AccountingExportResult:
-        """The Schedule's monthly run; it heartbeats after each month, so a crashed
+        """The Schedule's monthly run; it heartbeats with every part it writes, so a crashed
         worker's run is retried soon, and the months already exported are not redone.
 
         A tax case without an account is not retried: the run fails where the Temporal UI
         shows it, and ``faktura accounting export`` catches up once it is configured."""
         try:
             exported = await self.exporter.export_ended_months(
-                input.today, input.cutoff, lambda month: activity.heartbeat(f"{month.month}")
+                input.today, input.cutoff, activity.heartbeat
             )
         except UnmappedTaxCase as error:
             raise ApplicationError(str(error), type="InvalidRequest", non_retryable=True) from None

@@ -183,7 +183,11 @@ async def test_each_month_is_exported_once_and_what_comes_late_goes_into_the_nex
     # next month's batch, on its first day, and says its own day.
     paid_on = berlin_today()
     await import_payment(api, austrian_consumer["number"], 1998, paid_on)
-    [later] = await exporter.export_ended_months(add_months(NEXT, 1), datetime.now(UTC))
+    heard: list[str] = []  # the activity heartbeats with it
+    [later] = await exporter.export_ended_months(
+        add_months(NEXT, 1), datetime.now(UTC), heard.append
+    )
+    assert heard == [f"{NEXT:%Y-%m}: 1 bookings"]
     assert (later.month, later.bookings, later.late) == (NEXT, 1, 1)
     [row] = rows_of(read(later.path))[2:]
     assert (row[0], row[1], row[6], row[7], row[9], row[10]) == (
