@@ -349,7 +349,10 @@ class ContractActivities:
                 item.product_code: item.months
                 for item in await billable_items(session, codes, customer.price_list_code)
             }
-            lines = unused_credit(billed, months=months, anchor=contract.start_date, end=input.end)
+            lines = unused_credit(
+                billed, months=months, anchor=contract.start_date, end=input.end,
+                refund_setup=input.refund_setup,
+            )  # fmt: skip
             if not lines:
                 return BillingEntryResult(entry_id=None, total_cents=0, lines=0), None
             return await self._record_entry(

@@ -348,7 +348,11 @@ class PlanChangeIn(Strict):
 
 
 class CancellationIn(Strict):
-    kind: str = Field(default="ordinary", pattern="^(ordinary|extraordinary)$")
+    kind: str = Field(
+        default="ordinary",
+        pattern="^(ordinary|extraordinary|withdrawal)$",
+        description="withdrawal: a consumer's Widerruf within 14 days, ending on its receipt",
+    )
     end_date: date | None = Field(
         default=None, validate_default=True, description="extraordinary: last day of service"
     )
@@ -362,6 +366,8 @@ class CancellationIn(Strict):
             raise ValueError("an extraordinary cancellation needs end_date")
         if kind == "ordinary" and value is not None:
             raise ValueError("an ordinary cancellation ends when the terms allow; leave it out")
+        if kind == "withdrawal" and value is not None:
+            raise ValueError("a withdrawal ends on the day it arrives; leave it out")
         return value
 
 

@@ -150,7 +150,7 @@ class Cancellation(SQLModel, table=True):
     __tablename__ = "cancellation"
 
     contract_id: uuid.UUID = Field(primary_key=True, foreign_key="contract.id")
-    kind: str = Field(max_length=20)  # ordinary | extraordinary
+    kind: str = Field(max_length=20)  # ordinary | extraordinary | withdrawal
     received_at: datetime = Field(sa_type=DateTime(timezone=True))
     end_date: date  # the last day of service (inclusive)
     reason: str | None = Field(default=None, max_length=500)

@@ -155,7 +155,7 @@ class CancellationLetter:
     """The confirmation §312k BGB asks for: the declaration, its receipt time, the end."""
 
     contract_reference: str
-    kind: str  # ordinary | extraordinary
+    kind: str  # ordinary | extraordinary | withdrawal
     received_at: datetime  # aware
     end_date: date  # the last day of service
     reason: str | None
@@ -174,6 +174,8 @@ class CancellationLetter:
         if self.by_provider:
             de = self.language == "de"
             return "Kündigung Ihres Vertrags" if de else "Termination of your contract"
+        if self.kind == "withdrawal":
+            return "Widerrufsbestätigung" if self.language == "de" else "Confirmation of withdrawal"
         return "Kündigungsbestätigung" if self.language == "de" else "Confirmation of cancellation"
 
 
@@ -181,6 +183,8 @@ def cancellation_paragraphs(letter: CancellationLetter) -> list[str]:
     """What the letter and the e-mail say after the greeting: receipt, contract, end."""
     if letter.by_provider:
         return _termination_paragraphs(letter)
+    if letter.kind == "withdrawal":
+        return _withdrawal_paragraphs(letter)
     received = berlin_clock(letter.received_at)
     covered = ", ".join(letter.items)
     if letter.language == "de":
@@ -212,6 +216,31 @@ def cancellation_paragraphs(letter: CancellationLetter) -> list[str]:
         f"The contract ends at the end of {letter.end_date:%d %b %Y}. Until then we provide "
         "our services as agreed; after that we charge nothing more. Whatever you have paid "
         "for the time after the end is credited to you with the final invoice.",
+    ]
+
+
+def _withdrawal_paragraphs(letter: CancellationLetter) -> list[str]:
+    """A consumer's withdrawal (§§355, 357a BGB): the contract ends on its receipt; the days
+    served are paid pro rata, everything else comes back."""
+    received = berlin_clock(letter.received_at)
+    covered = ", ".join(letter.items)
+    if letter.language == "de":
+        return [
+            f"wir bestätigen den Eingang Ihres Widerrufs am {received:%d.%m.%Y um %H:%M} Uhr.",
+            f"Widerrufener Vertrag: {letter.contract_reference} ({covered}).",
+            f"Unsere Leistungen enden mit Ablauf des {letter.end_date:%d.%m.%Y}. Da Sie "
+            "gewünscht haben, dass wir schon vor Ende der Widerrufsfrist beginnen, berechnen "
+            "wir die Tage bis dahin anteilig (§ 357a Abs. 2 BGB). Alles Weitere, auch eine "
+            "Einrichtungsgebühr, erstatten wir Ihnen mit der Schlussabrechnung.",
+        ]
+    return [
+        f"we confirm that we received your withdrawal on {received:%d %b %Y at %H:%M} "
+        "(German time).",
+        f"Contract withdrawn: {letter.contract_reference} ({covered}).",
+        f"Our services end at the end of {letter.end_date:%d %b %Y}. As you asked us to "
+        "start before the withdrawal period ended, we charge the days until then pro rata "
+        "(§ 357a (2) BGB). Everything else, a set-up fee included, is refunded to you with "
+        "the final invoice.",
     ]
 
 

@@ -404,6 +404,12 @@ def cancellation_mail(letter: CancellationLetter, letter_pdf: bytes) -> MailCont
         subject = f"Kündigung Ihres Vertrags {reference}"
     elif letter.by_provider:
         subject = f"Termination of your contract {reference}"
+    elif letter.kind == "withdrawal":
+        subject = (
+            f"{letter.title} für Ihren Vertrag {reference}"
+            if de
+            else (f"{letter.title}: contract {reference}")
+        )
     elif de:
         subject = f"Kündigungsbestätigung für Ihren Vertrag {reference}"
     else:

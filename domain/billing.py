@@ -142,13 +142,27 @@ def plan_change(
 
 
 def unused_credit(
-    billed: Sequence[Line], *, months: Mapping[str, int], anchor: date, end: date
+    billed: Sequence[Line],
+    *,
+    months: Mapping[str, int],
+    anchor: date,
+    end: date,
+    refund_setup: bool = False,
 ) -> list[Line]:
     """Reverse what was billed in advance for service after the contract's (exclusive) end,
-    pro rata by days: the settlement of a cancellation that takes effect mid-period."""
+    pro rata by days: the settlement of a cancellation that takes effect mid-period. A
+    withdrawal (``refund_setup``) takes the set-up fees back whole as well."""
     lines: list[Line] = []
     for line in billed:
-        if line.kind is LineKind.SETUP or line.service_end <= end:
+        if line.kind is LineKind.SETUP:
+            if refund_setup:
+                lines.append(
+                    Line(LineKind.PRORATA_CREDIT, line.product_code, line.description,
+                         line.quantity, -line.unit_price_cents, -line.amount_cents,
+                         line.service_start, line.service_end)
+                )  # fmt: skip
+            continue
+        if line.service_end <= end:
             continue
         period = nth_period(
             anchor,

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.billing_calendar import GridChange, next_due
     from domain.durations import parse_duration
     from domain.terms import Terms, earliest_end
+    from domain.withdrawal import last_day_to_withdraw
     from workflows import search_attributes as sa
     from workflows import timers, versions
     from workflows.hand_over import hand_over
@@ -309,6 +310,7 @@ class ContractWorkflow:
                     end=end,
                     issued_on=self._today() if issuing else None,
                     start_invoice=local and not hand_over,
+                    refund_setup=self._withdrawn(),
                 ),
                 DB_STEP,
                 BillingEntryResult,
@@ -325,6 +327,10 @@ class ContractWorkflow:
             end_date=end - timedelta(days=1) if end else None,
             periods_billed=self.data.periods_billed,
         )
+
+    def _withdrawn(self) -> bool:
+        done = self.data.cancellation
+        return done is not None and done.kind is CancellationKind.WITHDRAWAL
 
     def _carry_over(self) -> ContractWorkflowInput:
         self.data.runs += 1
@@ -425,6 +431,8 @@ class ContractWorkflow:
             return f"already cancelled to {self.data.end - timedelta(days=1)}"
         if self.data.terms is None:
             return "the contract is not loaded yet; try again in a moment"
+        if request.kind is CancellationKind.WITHDRAWAL:
+            return self._withdrawal_problem(request)
         if request.kind is CancellationKind.EXTRAORDINARY:
             if request.end_date is None:
                 return "an extraordinary cancellation needs end_date"
@@ -433,6 +441,18 @@ class ContractWorkflow:
                 return "end_date lies in the past"
         elif request.end_date is not None:
             return "an ordinary cancellation ends when the terms allow; leave end_date out"
+        return None
+
+    def _withdrawal_problem(self, request: CancelRequest) -> str | None:
+        terms = self.data.terms
+        assert terms is not None
+        if not terms.consumer:
+            return "only a consumer can withdraw (§312g BGB); a business cancels"
+        if request.end_date is not None:
+            return "a withdrawal ends on the day it arrives; leave end_date out"
+        last = last_day_to_withdraw(terms.concluded_on)
+        if berlin_date(self._received_at(request)) > last:
+            return f"the withdrawal period ended on {last.isoformat()}"
         return None
 
     @workflow.update
@@ -479,6 +499,8 @@ class ContractWorkflow:
             if request.kind is CancellationKind.EXTRAORDINARY:
                 assert request.end_date is not None
                 end = request.end_date + timedelta(days=1)
+            elif request.kind is CancellationKind.WITHDRAWAL:
+                end = berlin_date(received_at) + timedelta(days=1)  # served up to its receipt
             else:
                 end = earliest_end(_terms(self.data), berlin_date(received_at))
             end = max(end, self.data.terms.start)  # type: ignore[union-attr]

@@ -29,6 +29,7 @@ class ProvisioningAction(StrEnum):
 class CancellationKind(StrEnum):
     ORDINARY = "ordinary"  # at the earliest end the terms allow
     EXTRAORDINARY = "extraordinary"  # at a given date (e.g. for cause, or agreed)
+    WITHDRAWAL = "withdrawal"  # a consumer's Widerruf within 14 days: ends on its receipt
 
 
 class TermsModel(BaseModel):
@@ -206,6 +207,7 @@ class SettleFinalInput(BaseModel):
     end: date
     issued_on: date | None = None
     start_invoice: bool = False
+    refund_setup: bool = False  # a withdrawal: the set-up fee comes back too (§357a BGB)
 
 
 class SuspensionRequest(BaseModel):

@@ -494,7 +494,7 @@ async def cancel_contract(
         kind=cancel.kind.value,
         received_at=received,
         end_date=end_date,
-        confirmation=receipt_text(received, crm_reference, end_date),
+        confirmation=receipt_text(received, crm_reference, end_date, cancel.kind),
     )
 
 
@@ -540,12 +540,18 @@ async def _forget(session: AsyncSession, request_id: str) -> None:
         await cancellation_requests.forget(await driver_of(session), request_id)
 
 
-def receipt_text(received_at: datetime, crm_reference: str, end_date: date | None) -> str:
+def receipt_text(
+    received_at: datetime,
+    crm_reference: str,
+    end_date: date | None,
+    kind: CancellationKind = CancellationKind.ORDINARY,
+) -> str:
     """The text the customer gets (German, as the contract's market), with the receipt in
     German time, as the confirmation letter gives it."""
     received = berlin_clock(received_at)
+    what = "Ihres Widerrufs" if kind is CancellationKind.WITHDRAWAL else "Ihrer Kündigung"
     receipt = (
-        f"Wir bestätigen den Eingang Ihrer Kündigung am {received:%d.%m.%Y um %H:%M} Uhr "
+        f"Wir bestätigen den Eingang {what} am {received:%d.%m.%Y um %H:%M} Uhr "
         f"für den Vertrag {crm_reference}."
     )
     if end_date is None:

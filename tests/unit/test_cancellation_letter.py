@@ -111,3 +111,18 @@ def test_the_api_receipt_gives_the_letters_german_time() -> None:
     summer = receipt_text(datetime(2027, 7, 1, 22, 30, tzinfo=UTC), "V-1", None)
     assert "am 02.07.2027 um 00:30 Uhr" in summer
     assert "UTC" not in winter + summer
+
+
+def test_a_withdrawal_is_confirmed_as_such() -> None:
+    """§357a BGB: the days served are paid pro rata, the rest and the set-up fee return."""
+    letter = dataclasses.replace(LETTER, kind="withdrawal", end_date=date(2026, 11, 27))
+    text = _text(render_cancellation_letter(letter))
+    assert "Widerrufsbestätigung" in text
+    assert "Eingang Ihres Widerrufs am 27.11.2026 um 15:54 Uhr" in text
+    assert "enden mit Ablauf des 27.11.2026" in text and "Einrichtungsgebühr" in text
+    mail = cancellation_mail(letter, b"%PDF")
+    assert mail.subject == "Widerrufsbestätigung für Ihren Vertrag V-2026-0815"
+    english = dataclasses.replace(letter, buyer={**BUYER, "language": "en"})
+    assert cancellation_mail(english, b"%PDF").subject == (
+        "Confirmation of withdrawal: contract V-2026-0815"
+    )

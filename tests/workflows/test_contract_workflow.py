@@ -366,6 +366,68 @@ async def test_late_extraordinary_cancellation_credits_the_unused_days(
     ]
 
 
+async def test_a_consumer_withdraws_within_fourteen_days_and_gets_back_the_rest(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+    mail_sink: MailSink,
+) -> None:
+    """§§355, 357a BGB: the contract ends with the day the withdrawal arrives; the days
+    served are paid, the set-up fee and the rest come back with the final invoice."""
+    contract_id, handle = await start_contract(api, temporal_env, date(2027, 9, 1), HOSTING_M)
+    await temporal_env.fast_forward(handle, virtual(date(2027, 9, 10)))
+    await wait_for_entries(session_factory, contract_id, 1)
+    path = f"/v1/contracts/{contract_id}/cancellation"
+    with_end = await api.post(
+        path, json={"kind": "withdrawal", "end_date": "2027-09-30"}, headers=auth("crm")
+    )
+    assert with_end.status_code == 422 and "end_date" in with_end.text
+    response = await api.post(path, json={"kind": "withdrawal"}, headers=auth("crm"))
+    assert response.status_code == 200, response.text
+    assert response.json()["end_date"] == "2027-09-10"
+    assert "Eingang Ihres Widerrufs am 10.09.2027" in response.json()["confirmation"]
+    msgid = f"<cancellation.{contract_id}@"
+    mails = await eventually(
+        lambda: asyncio.to_thread(sent_mails, mail_sink, msgid), lambda m: len(m) > 0
+    )
+    assert mails[0]["Subject"].startswith("Widerrufsbestätigung")
+    await temporal_env.fast_forward(handle, timedelta(days=5))
+    assert (await handle.result()).end_date == date(2027, 9, 10)
+    got = await entries(session_factory, contract_id)
+    # Served Sep 1..10; back: the 9.99 set-up fee and 20 of 30 days of 9.99 = 6.66.
+    assert [(e.kind, e.total_cents) for e in got] == [
+        ("period", 999 + 999),
+        ("final", -999 - 666),
+    ]
+    assert await provisioning_actions(session_factory, contract_id) == ["activate", "deprovision"]
+    await record_history(temporal_env.client, handle.id, "withdrawal")
+
+
+async def test_a_withdrawal_comes_too_late_or_from_a_business(
+    api: httpx.AsyncClient,
+    temporal_env: WorkflowEnvironment,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    contract_id, handle = await start_contract(api, temporal_env, date(2027, 9, 1), HOSTING_M)
+    # concluded Wednesday Sep 1: the period runs out with Wednesday Sep 15
+    await temporal_env.fast_forward(handle, virtual(date(2027, 9, 16)))
+    await wait_for_entries(session_factory, contract_id, 1)
+    late = await api.post(
+        f"/v1/contracts/{contract_id}/cancellation", json={"kind": "withdrawal"},
+        headers=auth("crm"),
+    )  # fmt: skip
+    assert late.status_code == 409 and "ended on 2027-09-15" in late.text
+    business = await create_customer(api, business_body())
+    other, _ = await start_contract(api, temporal_env, berlin_today(), HOSTING_M, business)
+    refused = await eventually(
+        lambda: api.post(f"/v1/contracts/{other}/cancellation", json={"kind": "withdrawal"},
+                         headers=auth("crm")),
+        lambda r: r.status_code != 503,
+    )  # fmt: skip
+    assert refused.status_code == 409 and "only a consumer" in refused.text
+    assert (await state(handle)).end is None
+
+
 async def test_repeated_billing_and_duplicate_signals_have_one_effect(
     api: httpx.AsyncClient,
     temporal_env: WorkflowEnvironment,

@@ -34,6 +34,7 @@ def test_the_corpus_covers_the_workflow() -> None:
         "catch-up", "plan-changes", "ordinary-cancellation", "signals", "invoice",
         "invoice-dunning", "invoice-debit", "contract-dunning", "monthly-runs",
         "collection-starts", "invoice-dispute", "pending-cancelled", "accounting-export",
+        "withdrawal",
     } <= names  # fmt: skip
     events = set()
     for text in TEXTS.values():
