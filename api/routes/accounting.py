@@ -1,15 +1,17 @@
-"""The monthly DATEV booking batches (activities/accounting.py), for finance and the tax
-advisor: the list, and each batch's file exactly as written."""
+"""For finance and the tax advisor: the monthly DATEV booking batches
+(activities/accounting.py), each file exactly as written, and the quarterly OSS figures."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import csv
+import io
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -17,11 +19,15 @@ from api.auth import Principal, RequireRole
 from api.deps import SessionDep
 from api.errors import not_found
 from config import Role
+from db.driver import driver_of
 from db.models import AccountingExport
+from db.oss import oss_totals
+from domain.calendar import add_months
 
 router = APIRouter(tags=["accounting"])
 FINANCE = RequireRole(Role.FINANCE)
 MONTH = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM; year 0 is no date
+QUARTER = r"^[1-9]\d{3}-Q[1-4]$"
 
 
 class AccountingExportOut(BaseModel):
@@ -81,3 +87,39 @@ def _out(export: AccountingExport) -> AccountingExportOut:
         created_at=export.created_at,
         file=f"/v1/accounting/exports/{name}.csv" if export.path else None,
     )
+
+
+@router.get("/v1/accounting/oss", response_model=None)
+async def oss_report(
+    quarter: Annotated[str, Query(pattern=QUARTER, description="YYYY-Qn")],
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(FINANCE)],
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    """The OSS return's figures for a quarter: EU consumers' sales per country and rate,
+    net and VAT in cents, credit notes subtracted (db/oss.py)."""
+    year, number = int(quarter[:4]), int(quarter[-1])
+    first = date(year, 3 * number - 2, 1)
+    last = add_months(first, 3) - timedelta(days=1)
+    lines = await oss_totals(await driver_of(session), first, last)
+    await session.rollback()
+    rows = [
+        {"country": line.country, "rate": str(line.rate), "net_cents": line.net_cents,
+         "vat_cents": line.vat_cents, "invoices": line.invoices,
+         "credit_notes": line.credit_notes}
+        for line in lines
+    ]  # fmt: skip
+    if format == "json":
+        return {
+            "quarter": quarter, "first_day": first, "last_day": last, "lines": rows,
+            "net_cents": sum(line.net_cents for line in lines),
+            "vat_cents": sum(line.vat_cents for line in lines),
+        }  # fmt: skip
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(_OSS_COLUMNS), delimiter=";")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv")
+
+
+_OSS_COLUMNS = ("country", "rate", "net_cents", "vat_cents", "invoices", "credit_notes")

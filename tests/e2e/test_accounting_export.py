@@ -199,3 +199,50 @@ async def test_each_month_is_exported_once_and_what_comes_late_goes_into_the_nex
     for source, in_month in (await entries(session_factory)).items():
         by_month.setdefault(in_month, []).append(source)
     assert {m: len(s) for m, s in by_month.items()} == {MONTH: 5, NEXT: 1}
+
+
+async def oss_lines(api: httpx.AsyncClient, quarter: str) -> dict[tuple[str, str], list[int]]:
+    report = await api.get(f"/v1/accounting/oss?quarter={quarter}", headers=auth("finance"))
+    assert report.status_code == 200, report.text
+    return {
+        (line["country"], line["rate"]): [line["net_cents"], line["vat_cents"], line["invoices"],
+                                          line["credit_notes"]]
+        for line in report.json()["lines"]
+    }  # fmt: skip
+
+
+async def test_the_oss_figures_of_a_quarter(api: httpx.AsyncClient) -> None:
+    """Per country and rate, net and VAT, credit notes subtracted: what the quarterly OSS
+    return needs. The figures added by this test, by hand."""
+    quarter = f"{MONTH.year}-Q{(MONTH.month - 1) // 3 + 1}"
+    before = await oss_lines(api, quarter)
+    athens = {**AUSTRIA, "postcode": "10558", "city": "Athen", "country": "GR"}
+    austrian = await issued(api, await create_customer(api, transfer_consumer_body(
+        address=AUSTRIA)))  # fmt: skip
+    await issued(api, await create_customer(api, transfer_consumer_body(address=athens)))
+    await issued(api, await create_customer(api, business_body(address=AUSTRIA,
+                                                               vat_id="ATU13585627")))  # fmt: skip
+    credit = await api.post(
+        f"/v1/invoices/{austrian['number']}/credit-notes", json={"reason": "Widerruf"},
+        headers=auth("finance"),
+    )  # fmt: skip
+    assert credit.status_code == 201, credit.text
+    after = await oss_lines(api, quarter)
+    added = {
+        key: [a - b for a, b in zip(value, before.get(key, [0, 0, 0, 0]), strict=True)]
+        for key, value in after.items()
+    }
+    # 19.98 gross each. Austria 20 %: VAT 19.98 * 20 / 120 = 3.33, net 16.65, taken back by
+    # the credit note. Greece 24 %: VAT 19.98 * 24 / 124 = 3.867 -> 3.87, net 16.11. The
+    # business in Austria is reverse charge, not OSS.
+    assert added == {("AT", "20"): [0, 0, 1, 1], ("GR", "24"): [1611, 387, 1, 0]}
+    csv_report = await api.get(
+        f"/v1/accounting/oss?quarter={quarter}&format=csv", headers=auth("finance")
+    )
+    assert csv_report.text.splitlines()[0] == (
+        "country;rate;net_cents;vat_cents;invoices;credit_notes"
+    )
+    bad = await api.get("/v1/accounting/oss?quarter=2026-Q5", headers=auth("finance"))
+    assert bad.status_code == 422
+    assert (await api.get(f"/v1/accounting/oss?quarter={quarter}",
+                          headers=auth("crm"))).status_code == 403  # fmt: skip
