@@ -158,8 +158,10 @@ class Settings(BaseSettings):
     api_keys_finance: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-finance-key")])
     api_keys_admin: ApiKeys = Field(default_factory=lambda: [SecretStr("dev-admin-key")])
 
-    invoice_prefix: str = "RE"
-    credit_note_prefix: str = "GS"
+    # Number series prefixes: a number is <prefix>-<year>-<7 digits>, at most 20 characters,
+    # and DATEV's Belegfeld 1 takes only letters, digits and a few signs.
+    invoice_prefix: str = Field(default="RE", pattern=r"^[A-Z]{1,7}$")
+    credit_note_prefix: str = Field(default="GS", pattern=r"^[A-Z]{1,7}$")
     payment_terms_days: int = 14  # bank transfer: due this many days after issue
     sepa_debit_lead_days: int = 5  # direct debit: collected this many days after issue
 

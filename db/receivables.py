@@ -27,7 +27,8 @@ from db.models import (
     utcnow,
 )
 
-INVOICE_NUMBER = re.compile(r"\b(RE-\d{4}-\d{7})\b")
+# Any series' number (FAKTURA_INVOICE_PREFIX is configurable); only a receivable's matches.
+INVOICE_NUMBER = re.compile(r"\b([A-Z]{1,7}-\d{4}-\d{7})\b")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from api.schemas import (
 from config import Role
 from db.driver import driver_of
 from db.idempotency import fingerprint
-from db.models import Customer, CustomerFlag
+from db.models import Customer, CustomerCredit, CustomerFlag
 from db.models import CustomerChange as CustomerChangeRow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -226,3 +226,39 @@ async def customer_changes(
         )
         for row in rows.scalars()
     ]
+
+
+class CreditOut(BaseModel):
+    amount_cents: int
+    source: str  # e.g. "over-payment of RE-2026-0000042 (credit:GS-2026-0000007)"
+    created_at: datetime
+
+
+class CreditsOut(BaseModel):
+    """Money the customer has with us. faktura neither pays it out nor sets it off yet:
+    support refunds it by hand from this list."""
+
+    total_cents: int
+    credits: list[CreditOut]
+
+
+@router.get("/{customer_id}/credits", response_model=CreditsOut)
+async def customer_credits(
+    customer_id: uuid.UUID,
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(RequireRole(Role.SUPPORT, Role.FINANCE))],
+) -> CreditsOut:
+    """The customer's credit balance: over-payments, and credit notes on invoices that were
+    paid already (a withdrawal's refund among them), oldest first."""
+    if await session.get(Customer, customer_id) is None:
+        raise not_found("customer")
+    rows = await session.execute(
+        select(CustomerCredit)
+        .where(CustomerCredit.customer_id == customer_id)
+        .order_by(CustomerCredit.id)
+    )
+    credits = [
+        CreditOut(amount_cents=c.amount_cents, source=c.source, created_at=c.created_at)
+        for c in rows.scalars()
+    ]
+    return CreditsOut(total_cents=sum(c.amount_cents for c in credits), credits=credits)

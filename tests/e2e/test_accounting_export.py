@@ -50,11 +50,16 @@ def database_url(postgres: EmbeddedPostgres) -> str:
 
 @pytest.fixture
 def settings(settings: Settings, workdir: Path) -> Settings:
-    """The advisor named the OSS account and key (there is no default for them). The
-    archive is this database's too: its invoice numbers start at 1 again."""
+    """The advisor named the OSS account and key (there is no default for them). Number
+    series and archive of its own: the numbers of this database start at 1 again, and the
+    session's other tests share the Temporal server, where a credit note's workflow is
+    named by its number."""
     accounting = Accounting(oss_revenue_account="8320", oss_tax_key="240")
     archive = workdir / "archive-accounting"
-    return settings.model_copy(update={"accounting": accounting, "archive_dir": archive})
+    return settings.model_copy(update={
+        "accounting": accounting, "archive_dir": archive, "invoice_prefix": "RA",
+        "credit_note_prefix": "GA",
+    })  # fmt: skip
 
 
 def rows_of(content: bytes) -> list[list[str]]:

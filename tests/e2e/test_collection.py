@@ -428,6 +428,12 @@ async def test_partial_payment_over_payment_unmatched_line_and_bad_statement(
     )
     over = await receivable(session_factory, two["number"])
     assert over is not None and (over.paid_cents, over.status) == (GROSS, "paid")
+    # the 5.00 paid beyond the invoice is the customer's credit, which support can see
+    path = f"/v1/customers/{two['contract']['customer_id']}/credits"
+    credits = (await api.get(path, headers=auth("support"))).json()
+    assert credits["total_cents"] == 500
+    assert credits["credits"][0]["source"].startswith(f"over-payment of {two['number']}")
+    assert (await api.get(path, headers=auth("crm"))).status_code == 403
 
     lines = (
         await api.get("/v1/bank-lines", params={"status": "unmatched"}, headers=auth("finance"))

@@ -44,3 +44,9 @@ def test_database_url_must_be_postgres() -> None:
     assert Settings(_env_file=None, database_url="postgresql://u@h/db").database_url == (
         "postgresql+asyncpg://u@h/db"
     )
+
+
+@pytest.mark.parametrize("prefix", ["R-E", "re", "RECHNUNG", ""])
+def test_a_number_prefix_fits_the_number_and_datevs_belegfeld(prefix: str) -> None:
+    with pytest.raises(ValidationError, match="invoice_prefix"):
+        Settings(_env_file=None, invoice_prefix=prefix)
