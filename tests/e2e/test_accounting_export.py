@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -168,6 +169,12 @@ async def test_each_month_is_exported_once_and_what_comes_late_goes_into_the_nex
     exporter = AccountingExporter(session_factory, settings)
     assert await exporter.export_ended_months(NEXT, datetime.now(UTC)) == []
     assert read(month.path) == content
+    async with driver_connection(session_factory) as db:  # and the database holds to that
+        for statement in ("UPDATE accounting_export SET bookings = 0",
+                          "DELETE FROM accounting_export", "DELETE FROM accounting_entry",
+                          "UPDATE accounting_entry SET month = month"):  # fmt: skip
+            with pytest.raises(asyncpg.IntegrityConstraintViolationError, match="never"):
+                await db.execute(statement)
 
     # Finance downloads it exactly as written; the CRM may not.
     listed = (await api.get("/v1/accounting/exports", headers=auth("finance"))).json()
