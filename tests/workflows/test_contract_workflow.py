@@ -342,14 +342,29 @@ async def test_a_contract_cancelled_before_its_start_is_never_activated(
     await record_history(temporal_env.client, handle.id, "pending-cancelled")
 
 
+async def billed_first_period(
+    api: httpx.AsyncClient,
+    env: WorkflowEnvironment,
+    factory: async_sessionmaker[AsyncSession],
+    start: date,
+    now: date,
+) -> tuple[str, WorkflowHandle[Any, Any]]:
+    """A consumer's hosting contract from ``start``, its clock moved on to ``now`` and its
+    first period billed."""
+    contract_id, handle = await start_contract(api, env, start, HOSTING_M)
+    await env.fast_forward(handle, virtual(now))
+    await wait_for_entries(factory, contract_id, 1)
+    return contract_id, handle
+
+
 async def test_late_extraordinary_cancellation_credits_the_unused_days(
     api: httpx.AsyncClient,
     temporal_env: WorkflowEnvironment,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    contract_id, handle = await start_contract(api, temporal_env, date(2027, 9, 1), HOSTING_M)
-    await temporal_env.fast_forward(handle, virtual(date(2027, 9, 20)))
-    await wait_for_entries(session_factory, contract_id, 1)
+    contract_id, handle = await billed_first_period(
+        api, temporal_env, session_factory, date(2027, 9, 1), date(2027, 9, 20)
+    )
     response = await api.post(
         f"/v1/contracts/{contract_id}/cancellation",
         json={"kind": "extraordinary", "end_date": "2027-09-20", "reason": "Sonderkündigung"},
@@ -374,9 +389,9 @@ async def test_a_consumer_withdraws_within_fourteen_days_and_gets_back_the_rest(
 ) -> None:
     """§§355, 357a BGB: the contract ends with the day the withdrawal arrives; the days
     served are paid, the set-up fee and the rest come back with the final invoice."""
-    contract_id, handle = await start_contract(api, temporal_env, date(2027, 9, 1), HOSTING_M)
-    await temporal_env.fast_forward(handle, virtual(date(2027, 9, 10)))
-    await wait_for_entries(session_factory, contract_id, 1)
+    contract_id, handle = await billed_first_period(
+        api, temporal_env, session_factory, date(2027, 9, 1), date(2027, 9, 10)
+    )
     path = f"/v1/contracts/{contract_id}/cancellation"
     with_end = await api.post(
         path, json={"kind": "withdrawal", "end_date": "2027-09-30"}, headers=auth("crm")
@@ -408,10 +423,10 @@ async def test_a_withdrawal_comes_too_late_or_from_a_business(
     temporal_env: WorkflowEnvironment,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    contract_id, handle = await start_contract(api, temporal_env, date(2027, 9, 1), HOSTING_M)
     # concluded Wednesday Sep 1: the period runs out with Wednesday Sep 15
-    await temporal_env.fast_forward(handle, virtual(date(2027, 9, 16)))
-    await wait_for_entries(session_factory, contract_id, 1)
+    contract_id, handle = await billed_first_period(
+        api, temporal_env, session_factory, date(2027, 9, 1), date(2027, 9, 16)
+    )
     late = await api.post(
         f"/v1/contracts/{contract_id}/cancellation", json={"kind": "withdrawal"},
         headers=auth("crm"),
