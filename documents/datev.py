@@ -16,6 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from domain.accounting import Booking
+from domain.berlin_time import berlin_clock
 
 COLUMNS: tuple[str, ...] = (
     "Umsatz (ohne Soll/Haben-Kz)", "Soll/Haben-Kennzeichen", "WKZ Umsatz", "Kurs",
@@ -54,13 +55,14 @@ class BatchHeader:
     first_day: date
     last_day: date
     title: str  # Bezeichnung, at most 30 characters
-    created: datetime
+    created: datetime  # aware
     locked: bool  # Festschreibung: the advisor's books take the batch as final
     skr: str  # "03" | "04"
 
 
 def header_line(header: BatchHeader) -> str:
-    created = f"{header.created:%Y%m%d%H%M%S}{header.created.microsecond // 1000:03d}"
+    local = berlin_clock(header.created)  # DATEV's programs read German time
+    created = f"{local:%Y%m%d%H%M%S}{local.microsecond // 1000:03d}"
     fields = [
         _text("EXTF"), "700", "21", _text("Buchungsstapel"), "13", created, "", _text("RE"),
         _text("faktura"), _text(""), str(header.consultant), str(header.client),

@@ -161,7 +161,8 @@ def test_the_file_is_extf_700_with_31_header_fields_and_125_columns() -> None:
     assert "Rücklastschrift".encode("cp1252") in content  # Windows-1252, not UTF-8
     header, columns, *rows = _lines(content)
     assert len(header) == 31
-    assert header[:6] == ["EXTF", "700", "21", "Buchungsstapel", "13", "20261203040000123"]
+    # created 04:00:00.123 UTC on Dec 3: 05:00 in Germany
+    assert header[:6] == ["EXTF", "700", "21", "Buchungsstapel", "13", "20261203050000123"]
     assert header[10:17] == ["1001", "1", "20260101", "4", "20261101", "20261130",
                              "faktura 2026-11"]  # fmt: skip
     assert (header[18], header[20], header[21], header[26]) == ("1", "0", "EUR", "03")
