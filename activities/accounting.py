@@ -16,7 +16,6 @@ import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -27,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from activities.archive import ArchiveFileWriter
 from config import Accounting, Settings
 from db.driver import driver_transaction
+from db.invoices import CREDIT_NOTE, groups_from_json
 from documents.datev import BatchHeader, extf_body, extf_head
 from domain.accounting import (
     CHARTS,
@@ -40,8 +40,6 @@ from domain.accounting import (
     movement_bookings,
 )
 from domain.calendar import add_months
-from domain.invoicing import TaxGroup
-from domain.tax import TaxCategory
 from workflows.models import AccountingExportInput, AccountingExportResult, ExportedMonth
 
 CHUNK = 2_000  # rows read, booked and written at a time: a month need not fit in memory
@@ -184,13 +182,9 @@ class AccountingExporter:
 
     def _document_bookings(self, row: Any) -> list[Booking]:
         buyer = _json(row["buyer"])
-        groups = tuple(
-            TaxGroup(TaxCategory(g["category"]), Decimal(g["rate"]), g["basis_cents"],
-                     g["tax_cents"])
-            for g in _json(row["tax_groups"])
-        )  # fmt: skip
+        groups = tuple(groups_from_json(_json(row["tax_groups"])))
         document = IssuedDocument(
-            number=row["number"], credit_note=row["type_code"] == "381",
+            number=row["number"], credit_note=row["type_code"] == CREDIT_NOTE,
             issue_date=row["issue_date"], due_date=row["due_date"],
             service_start=row["service_start"],
             buyer_name=buyer.get("company") or buyer.get("name") or "",
@@ -201,7 +195,7 @@ class AccountingExporter:
 
     def _movement_bookings(self, row: Any) -> list[Booking]:
         movement = BankMovement(
-            key=row["booking_key"], invoice_number=row["invoice_number"],
+            invoice_number=row["invoice_number"],
             day=row["booking_date"], amount_cents=row["amount_cents"],
             fee_cents=row["fee_cents"], payer=row["counterparty_name"] or "",
             return_reason=row["return_reason"],

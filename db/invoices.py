@@ -265,9 +265,14 @@ def stored_lines(rows: list[InvoiceLineRow]) -> list[InvoiceLine]:
 
 
 def stored_groups(invoice: Invoice) -> list[TaxGroup]:
+    return groups_from_json(invoice.tax_groups)
+
+
+def groups_from_json(groups: list[dict[str, Any]]) -> list[TaxGroup]:
+    """An invoice's VAT groups as ``_groups_json`` stored them."""
     return [
         TaxGroup(TaxCategory(g["category"]), Decimal(g["rate"]), g["basis_cents"], g["tax_cents"])
-        for g in invoice.tax_groups
+        for g in groups
     ]
 
 

@@ -95,7 +95,6 @@ class IssuedDocument:
 class BankMovement:
     """A matched line of a bank statement, as the bank booked it."""
 
-    key: str
     invoice_number: str
     day: date
     amount_cents: int  # money in > 0; a return debit < 0, the bank's fee included

@@ -28,6 +28,7 @@ router = APIRouter(tags=["accounting"])
 FINANCE = RequireRole(Role.FINANCE)
 MONTH = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"  # YYYY-MM; year 0 is no date
 QUARTER = r"^[1-9]\d{3}-Q[1-4]$"
+OSS_COLUMNS = ("country", "rate", "net_cents", "vat_cents", "invoices", "credit_notes")
 
 
 class AccountingExportOut(BaseModel):
@@ -116,10 +117,7 @@ async def oss_report(
             "vat_cents": sum(line.vat_cents for line in lines),
         }  # fmt: skip
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(_OSS_COLUMNS), delimiter=";")
+    writer = csv.DictWriter(out, fieldnames=list(OSS_COLUMNS), delimiter=";")
     writer.writeheader()
     writer.writerows(rows)
     return Response(out.getvalue(), media_type="text/csv")
-
-
-_OSS_COLUMNS = ("country", "rate", "net_cents", "vat_cents", "invoices", "credit_notes")

@@ -114,7 +114,7 @@ def test_a_group_of_zero_is_left_out_and_a_negative_one_changes_sides() -> None:
 
 
 def test_money_in_and_a_return_debit_with_the_banks_fee() -> None:
-    paid = BankMovement("line:5", "RE-2026-0000101", date(2026, 11, 20), 1998,
+    paid = BankMovement("RE-2026-0000101", date(2026, 11, 20), 1998,
                         payer="Erika Musterfrau")  # fmt: skip
     [payment] = movement_bookings(paid, CHART)
     assert (payment.amount_cents, payment.side, payment.account, payment.contra_account) == (
@@ -122,7 +122,7 @@ def test_money_in_and_a_return_debit_with_the_banks_fee() -> None:
     )  # fmt: skip
     assert payment.document == "RE-2026-0000101"
     # the bank takes back the 19.98 it collected plus its fee of 3.00: -22.98 on the statement
-    returned = BankMovement("line:6", "RE-2026-0000101", date(2026, 11, 24), -2298, 300,
+    returned = BankMovement("RE-2026-0000101", date(2026, 11, 24), -2298, 300,
                             return_reason="MD06")  # fmt: skip
     back, fee = movement_bookings(returned, CHART)
     assert (back.amount_cents, back.side, back.account, back.contra_account) == (
@@ -133,9 +133,7 @@ def test_money_in_and_a_return_debit_with_the_banks_fee() -> None:
 
 
 def test_a_booking_of_an_exported_month_goes_into_the_next_batch_on_its_first_day() -> None:
-    late = movement_bookings(
-        BankMovement("line:7", "RE-2026-0000101", date(2026, 10, 30), 1998), CHART
-    )[0]
+    late = movement_bookings(BankMovement("RE-2026-0000101", date(2026, 10, 30), 1998), CHART)[0]
     moved = into_period(late, date(2026, 11, 1))
     assert moved.day == date(2026, 11, 1)
     assert moved.text.endswith("vom 30.10.2026")
@@ -152,7 +150,7 @@ def test_the_file_is_extf_700_with_31_header_fields_and_125_columns() -> None:
     bookings = [
         *document_bookings(INVOICE, CHART),
         *movement_bookings(
-            BankMovement("line:6", "RE-2026-0000101", date(2026, 11, 24), -2298, 300,
+            BankMovement("RE-2026-0000101", date(2026, 11, 24), -2298, 300,
                          return_reason="MD06"), CHART,
         ),
     ]  # fmt: skip
